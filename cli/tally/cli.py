@@ -1,0 +1,205 @@
+"""The `tally` command line: a thin click layer over the modules that do the work."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from tally import __version__
+from tally.errors import TallyError
+from tally.targets import default_target
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def target_option(command):
+    """The shared `--target` option: a dbt target name, default $TALLY_TARGET or `local`."""
+    return click.option(
+        "--target",
+        "-t",
+        default=default_target,
+        show_default="$TALLY_TARGET or local",
+        help="dbt target to run against.",
+    )(command)
+
+
+def json_option(command):
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(
+        command
+    )
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", "-V", prog_name="tally")
+def cli():
+    """Exact, incremental, reconciled usage rollups for token-priced AI platforms.
+
+    \b
+    Example:
+      tally load data/ && tally rollup && tally verify
+    """
+
+
+@cli.group(context_settings=CONTEXT)
+def db():
+    """Manage the embedded PostgreSQL of the `local` target.
+
+    \b
+    Example:
+      psql "$(tally db url)" -c 'select count(*) from analytics.fct_usage_hourly'
+    """
+
+
+@db.command(context_settings=CONTEXT)
+def start():
+    """Start the embedded database (commands that need it start it by themselves).
+
+    \b
+    Example:
+      tally db start
+    """
+    from tally.targets import embedded_server
+
+    server = embedded_server()
+    started = server.start()
+    click.echo(
+        f"{'started' if started else 'already running'}: pid {server.pid()}, "
+        f"data in {server.pgdata}"
+    )
+
+
+@db.command(context_settings=CONTEXT)
+def stop():
+    """Stop the embedded database.
+
+    \b
+    Example:
+      tally db stop
+    """
+    from tally.targets import embedded_server
+
+    click.echo("stopped" if embedded_server().stop() else "not running")
+
+
+@db.command(context_settings=CONTEXT)
+@json_option
+def status(as_json):
+    """Say whether the embedded database runs, where, and its URL; exit 3 when it does not run.
+
+    \b
+    Example:
+      tally db status --json
+    """
+    from tally.targets import embedded_server
+
+    server = embedded_server()
+    state = {
+        "running": server.is_running(),
+        "pid": server.pid(),
+        "data": str(server.pgdata),
+        "log": str(server.log_file),
+        "url": server.url(),
+    }
+    if as_json:
+        click.echo(json.dumps(state))
+    else:
+        click.echo(
+            f"{'running' if state['running'] else 'stopped'}"
+            + (f" (pid {state['pid']})" if state["running"] else "")
+        )
+        for key in ("data", "log", "url"):
+            click.echo(f"{key}: {state[key]}")
+    sys.exit(0 if state["running"] else 3)
+
+
+@db.command(context_settings=CONTEXT)
+@target_option
+def url(target):
+    """Print a libpq URI of the target's database (starting the embedded one if needed).
+
+    \b
+    Example:
+      psql "$(tally db url)"
+    """
+    from tally.targets import database_url
+
+    click.echo(database_url(target))
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def load(target, paths):
+    """Load usage files into the raw layer, each file once.
+
+    \b
+    Example:
+      tally load events.jsonl
+    """
+    from tally.database import connect
+    from tally.loading import load_events_jsonl
+    from tally.migrations import apply_pending
+
+    with connect(target) as conn:
+        apply_pending(conn)
+        for path in paths:
+            result = load_events_jsonl(conn, path)
+            if result.skipped:
+                click.echo(f"{path}: already loaded, skipped")
+            else:
+                click.echo(f"{path}: {result.loaded} loaded, {result.duplicate} duplicate")
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.option("--full-refresh", is_flag=True, help="Rebuild every rollup from the raw events.")
+def rollup(target, full_refresh):
+    """Build seeds, snapshots, models and their tests incrementally (dbt build).
+
+    \b
+    Example:
+      tally rollup
+    """
+    from tally.database import connect
+    from tally.dbt_invocation import run_dbt
+    from tally.migrations import apply_pending
+
+    with connect(target) as conn:
+        apply_pending(conn)
+    result = run_dbt(target, "build", *(["--full-refresh"] if full_refresh else []))
+    if not result.success:
+        raise TallyError("dbt build failed (see dbt's output above)")
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+def verify(target):
+    """Run dbt tests and the reconciliation; exit non-zero on any failure.
+
+    \b
+    Example:
+      tally verify
+    """
+    from tally.dbt_invocation import run_dbt
+
+    result = run_dbt(target, "test")
+    if not result.success:
+        raise TallyError("dbt test failed (see dbt's output above)")
+
+
+def main():
+    """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
+    try:
+        status = cli.main(prog_name="tally", standalone_mode=False)
+    except click.UsageError as error:
+        where = error.ctx.command_path if error.ctx else "tally"
+        click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
+        sys.exit(error.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)

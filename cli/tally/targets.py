@@ -1,0 +1,53 @@
+"""The dbt targets tally runs against and how to reach each one's PostgreSQL database."""
+
+import os
+from urllib.parse import quote
+
+from tally.embedded_db import EmbeddedServer
+from tally.errors import TallyError
+from tally.paths import tally_home
+
+DEFAULT_TARGET = "local"
+POSTGRES_TARGETS = ("local", "postgres")
+
+
+def default_target() -> str:
+    return os.environ.get("TALLY_TARGET", DEFAULT_TARGET)
+
+
+def embedded_server() -> EmbeddedServer:
+    return EmbeddedServer(tally_home())
+
+
+def _own_server_url() -> str:
+    """The `postgres` target: a user's own server, from the libpq environment variables."""
+    host = os.environ.get("PGHOST", "localhost")
+    user = quote(os.environ.get("PGUSER", "postgres"), safe="")
+    password = os.environ.get("PGPASSWORD", "")
+    credentials = f"{user}:{quote(password, safe='')}" if password else user
+    port = os.environ.get("PGPORT", "5432")
+    database = quote(os.environ.get("PGDATABASE", "tally"), safe="")
+    if host.startswith("/"):
+        return f"postgresql://{credentials}@/{database}?host={quote(host, safe='')}&port={port}"
+    return f"postgresql://{credentials}@{host}:{port}/{database}"
+
+
+def database_url(target: str) -> str:
+    """A libpq URI of the target's database, starting the embedded server when it is needed."""
+    if target == "local":
+        server = embedded_server()
+        server.start()
+        return server.url()
+    if target == "postgres":
+        return _own_server_url()
+    raise TallyError(
+        f"target '{target}' has no PostgreSQL database; choose one of: "
+        + ", ".join(POSTGRES_TARGETS)
+    )
+
+
+def dbt_environment(target: str) -> dict[str, str]:
+    """Variables the profile in profiles.example.yml reads for this target."""
+    if target == "local":
+        return {"TALLY_LOCAL_SOCKET_DIR": str(embedded_server().socket_dir)}
+    return {}

@@ -1,0 +1,71 @@
+"""Fixtures: one embedded PostgreSQL per test session, in a TALLY_HOME of its own."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tally.embedded_db import EmbeddedServer
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+SCHEMAS = ("raw", "staging", "intermediate", "analytics", "reference", "snapshots", "ops")
+
+
+@pytest.fixture(scope="session")
+def tally_home():
+    # mkdtemp, not tmp_path: when tests run as root the server runs as another user, who must be
+    # able to reach the folder, and pytest's base folder is private to its owner.
+    home = Path(tempfile.mkdtemp(prefix="tally-tests-"))
+    home.chmod(0o755)
+    previous = os.environ.get("TALLY_HOME")
+    os.environ["TALLY_HOME"] = str(home)
+    os.environ["TALLY_TARGET"] = "local"
+    yield home
+    EmbeddedServer(home).stop()
+    shutil.rmtree(home, ignore_errors=True)
+    if previous is None:
+        os.environ.pop("TALLY_HOME")
+    else:
+        os.environ["TALLY_HOME"] = previous
+
+
+@pytest.fixture(scope="session")
+def db_url(tally_home):
+    server = EmbeddedServer(tally_home)
+    server.start()
+    return server.url()
+
+
+@pytest.fixture
+def clean_db(db_url):
+    """An empty database: every tally schema dropped before the test."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for schema in SCHEMAS:
+            conn.execute(f"drop schema if exists {schema} cascade")
+    return db_url
+
+
+def run_tally(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run the CLI as a user would, as a subprocess of this Python."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tally", *args],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_DIR,
+        **kwargs,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"tally {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def query(url: str, sql: str, params=None) -> list[tuple]:
+    with psycopg.connect(url, options="-c timezone=UTC") as conn:
+        return conn.execute(sql, params).fetchall()
