@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install analytics-verify test lint bench db-stop clean
+.PHONY: help install analytics-verify test lint bench bench-load bench-rollup db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,8 +36,13 @@ lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check cli benchmarks
 	$(BIN)/sqlfluff lint models tests analyses snapshots
 
-bench: $(INSTALLED) ## Benchmarks; results print and go to benchmarks/out/
-	$(BIN)/python -m benchmarks
+bench: bench-load bench-rollup ## All benchmarks; each prints its figures
+
+bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet beside psql \copy
+	$(BIN)/python benchmarks/bench_load.py
+
+bench-rollup: $(INSTALLED) ## Incremental rollup after 1% late events vs full refresh, 10M events
+	$(BIN)/python benchmarks/bench_rollup.py
 
 db-stop: ## Stop the embedded database
 	@test -x $(BIN)/tally && $(BIN)/tally db stop || true
