@@ -16,7 +16,7 @@ LOCK_KEY = 7_424_911  # pg_advisory_xact_lock key that serialises migrations
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.up\.sql$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Migration:
     version: int
     name: str
