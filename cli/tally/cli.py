@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from tally import __version__
+from tally.audit import audited
 from tally.errors import TallyError
 from tally.targets import default_target
 
@@ -130,6 +131,7 @@ def url(target):
 @cli.command(context_settings=CONTEXT)
 @target_option
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@audited
 def load(target, paths):
     """Load usage files into the raw layer, each file once.
 
@@ -154,6 +156,7 @@ def load(target, paths):
 @cli.command(context_settings=CONTEXT)
 @target_option
 @click.option("--full-refresh", is_flag=True, help="Rebuild every rollup from the raw events.")
+@audited
 def rollup(target, full_refresh):
     """Build seeds, snapshots, models and their tests incrementally (dbt build).
 
@@ -174,6 +177,7 @@ def rollup(target, full_refresh):
 
 @cli.command(context_settings=CONTEXT)
 @target_option
+@audited
 def verify(target):
     """Run dbt tests and the reconciliation; exit non-zero on any failure.
 

@@ -1,0 +1,247 @@
+"""The audit ledger `ops.pipeline_runs`: one row per pipeline command, however it ends.
+
+`@audited` wraps a click command's callback. When the command ends (success, error or Ctrl-C)
+it appends a row: the command, its parameters with secrets redacted, the operating-system and
+database users, the host, when it started, how long it took, what it changed and its outcome
+with a one-line error. What it changed is read from where the work leaves its trace:
+
+- load batches committed while the command ran (`raw.load_batches`, per kind: files, records
+  read, loaded, duplicate, conflicting, quarantined);
+- dbt's `run_results.json` when the command ran dbt (rows affected per model, from
+  `adapter_response.rows_affected`, and the count of each node status);
+- anything a module adds with `note(...)` while the command runs.
+
+Batches are attributed by time: a load running at the same time in another process would be
+counted too (docs/access.md). Recording never changes a command's outcome: when the database
+cannot be reached (the command failed before it could, or the embedded server is not running)
+the row is skipped, with a one-line warning only if the command itself succeeded.
+"""
+
+import contextvars
+import functools
+import getpass
+import json
+import os
+import re
+import socket
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tally import __version__
+
+REDACTED = "***"
+_SECRET_NAME = re.compile(r"pass|pwd|secret|key|token|credential", re.IGNORECASE)
+# user:password@ in a URL
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s]*@", re.IGNORECASE)
+# name=value where the name says secret: PGPASSWORD=x, ?password=x, sslkey='x y', api_key=x
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?P<name>[\w.-]*(?:pass|pwd|secret|key|token|credential)[\w.-]*)\s*=\s*"
+    r"(?:'[^']*'|\"[^\"]*\"|[^\s&;,]*)",
+    re.IGNORECASE,
+)
+
+_changes: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "tally_audit_changes", default=None
+)
+
+
+def redact(value: Any, name: str = "") -> Any:
+    """`value` with secrets replaced by ***: values whose name says secret, passwords in URLs,
+    and `name=value` pairs whose name says secret, in strings, lists and dicts alike."""
+    if name and _SECRET_NAME.search(name) and value not in (None, "", [], (), {}):
+        return REDACTED
+    if isinstance(value, dict):
+        return {str(k): redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, str):
+        value = _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", value)
+        return _SECRET_ASSIGNMENT.sub(rf"\g<name>={REDACTED}", value)
+    return value
+
+
+def note(**changes: Any) -> None:
+    """Add to what the running command changed (a no-op outside an audited command)."""
+    current = _changes.get()
+    if current is not None:
+        current.update(changes)
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, click.ClickException):
+        message = error.format_message()
+    elif isinstance(error, KeyboardInterrupt | click.Abort):
+        message = "interrupted"
+    else:
+        message = f"{type(error).__name__}: {error}"
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    return redact(lines[0] if lines else type(error).__name__)[:2000]
+
+
+def _outcome(error: BaseException | None) -> tuple[str, str | None]:
+    if error is None:
+        return "success", None
+    if isinstance(error, SystemExit | click.exceptions.Exit):
+        code = error.code if isinstance(error, SystemExit) else error.exit_code
+        if code in (0, None):
+            return "success", None
+        return "failure", f"exit status {code}"
+    return "failure", _one_line(error)
+
+
+def _dbt_changes(since: float) -> dict[str, Any]:
+    """What the dbt call of this command did, from run_results.json written after `since`."""
+    from tally.dbt_invocation import artifacts_dir
+
+    path = artifacts_dir() / "run_results.json"
+    try:
+        if path.stat().st_mtime < since:
+            return {}
+        results = json.loads(path.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    statuses: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    for result in results:
+        status = str(result.get("status", "unknown"))
+        statuses[status] = statuses.get(status, 0) + 1
+        affected = (result.get("adapter_response") or {}).get("rows_affected")
+        unique_id = result.get("unique_id", "")
+        if isinstance(affected, int) and affected >= 0 and unique_id.startswith("model."):
+            rows[unique_id.split(".", 2)[-1]] = affected
+    return {
+        "dbt": {
+            "nodes": len(results),
+            "statuses": statuses,
+            "rows_affected": sum(rows.values()),
+            "rows_affected_by_model": rows,
+        }
+    }
+
+
+def _load_changes(conn, started_at: datetime) -> dict[str, Any]:
+    """Load batches committed since the command started, per kind."""
+    if conn.execute("select to_regclass('raw.load_batches')").fetchone()[0] is None:
+        return {}
+    rows = conn.execute(
+        "select kind, count(*), sum(records_read), sum(records_loaded), sum(records_duplicate),"
+        " sum(records_conflicting), sum(records_quarantined)"
+        " from raw.load_batches where status = 'loaded' and finished_at >= %s"
+        " group by kind order by kind",
+        [started_at],
+    ).fetchall()
+    names = ("files", "read", "loaded", "duplicate", "conflicting", "quarantined")
+    loaded = {kind: dict(zip(names, map(int, counts), strict=True)) for kind, *counts in rows}
+    return {"load": loaded} if loaded else {}
+
+
+def _connect(target: str):
+    """A connection to the target's database, or None when it cannot be had without starting
+    anything: the embedded server is not started just to write the ledger."""
+    import psycopg
+
+    from tally.targets import database_url, embedded_server
+
+    if target == "local" and not embedded_server().is_running():
+        return None
+    return psycopg.connect(
+        database_url(target),
+        autocommit=True,
+        connect_timeout=10,
+        options="-c timezone=UTC",
+        application_name="tally audit",
+    )
+
+
+def _record(row: dict[str, Any], started_wall: float) -> None:
+    from tally.migrations import apply_pending
+
+    conn = _connect(row["target"])
+    if conn is None:
+        raise RuntimeError("the database is not running")
+    with conn:
+        apply_pending(conn)
+        changes = {
+            **_load_changes(conn, row["started_at"]),
+            **_dbt_changes(started_wall),
+            **row.pop("noted"),
+        }
+        conn.execute(
+            "insert into ops.pipeline_runs (command, arguments, target, os_user, host, pid,"
+            " tally_version, started_at, finished_at, duration_ms, outcome, error, changes)"
+            " values (%s, %s::jsonb, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)",
+            [
+                row["command"],
+                json.dumps(row["arguments"], default=str),
+                row["target"],
+                row["os_user"],
+                row["host"],
+                os.getpid(),
+                __version__,
+                row["started_at"],
+                row["finished_at"],
+                row["duration_ms"],
+                row["outcome"],
+                row["error"],
+                json.dumps(changes, default=str),
+            ],
+        )
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def audited(callback):
+    """Decorator for a click command callback: record the run in ops.pipeline_runs."""
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context(silent=True)
+        command = " ".join(ctx.command_path.split()[1:]) if ctx else callback.__name__
+        started_wall, started_monotonic = time.time(), time.monotonic()
+        started_at = datetime.now(UTC)
+        noted: dict[str, Any] = {}
+        token = _changes.set(noted)
+        error: BaseException | None = None
+        try:
+            return callback(*args, **kwargs)
+        except BaseException as raised:
+            error = raised
+            raise
+        finally:
+            _changes.reset(token)
+            outcome, message = _outcome(error)
+            row = {
+                "command": command,
+                "arguments": redact(kwargs),
+                "target": kwargs.get("target") or os.environ.get("TALLY_TARGET", "local"),
+                "os_user": _os_user(),
+                "host": socket.gethostname(),
+                "started_at": started_at,
+                "finished_at": datetime.now(UTC),
+                "duration_ms": round((time.monotonic() - started_monotonic) * 1000),
+                "outcome": outcome,
+                "error": message,
+                "noted": redact(noted),
+            }
+            try:
+                _record(row, started_wall)
+            except Exception as failure:  # the ledger never changes the command's outcome
+                if outcome == "success":
+                    click.echo(
+                        f"Warning: this run was not recorded in ops.pipeline_runs: "
+                        f"{_one_line(failure)}",
+                        err=True,
+                    )
+
+    return wrapper
