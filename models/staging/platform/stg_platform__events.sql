@@ -18,6 +18,7 @@ final as (
         input_tokens,
         output_tokens,
         input_tokens + output_tokens as total_tokens,
+        status,
         status = 'success' as is_success,
         latency_ms,
         batch_id,
