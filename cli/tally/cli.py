@@ -128,29 +128,43 @@ def url(target):
     click.echo(database_url(target))
 
 
+KIND_CHOICE = click.Choice(["events", "voids", "organizations", "users", "api_keys"])
+
+
 @cli.command(context_settings=CONTEXT)
 @target_option
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--kind",
+    type=KIND_CHOICE,
+    help="Load every file as this kind (default: from the file name's start, else events).",
+)
+@json_option
+@click.argument("paths", nargs=-1, required=True)
 @audited
-def load(target, paths):
-    """Load usage files into the raw layer, each file once.
+def load(target, kind, as_json, paths):
+    """Load files, directories or globs into the raw layer, each file once, each event once.
+
+    Formats by extension: .jsonl/.ndjson, .csv, .parquet, each optionally .gz. Bad records go to
+    raw.quarantine with their reason; a file tally cannot read fails alone and loads nothing.
+    Exit status: 0 all loaded; 1 a file failed; 3 some records were quarantined.
 
     \b
     Example:
-      tally load events.jsonl
+      tally load data/
+      tally load --kind voids 'exports/voids-*.csv.gz' --json
     """
-    from tally.database import connect
-    from tally.loading import load_events_jsonl
-    from tally.migrations import apply_pending
+    from tally.load import load_paths
+    from tally.load.summary import text_lines
 
-    with connect(target) as conn:
-        apply_pending(conn)
-        for path in paths:
-            result = load_events_jsonl(conn, path)
-            if result.skipped:
-                click.echo(f"{path}: already loaded, skipped")
-            else:
-                click.echo(f"{path}: {result.loaded} loaded, {result.duplicate} duplicate")
+    summary = load_paths(target, list(paths), kind)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict()))
+    else:
+        for line in text_lines(summary):
+            click.echo(line)
+    for failed in summary.failed:
+        click.echo(f"Error: {failed.file}: {failed.error}", err=True)
+    return summary.exit_status
 
 
 @cli.command(context_settings=CONTEXT)

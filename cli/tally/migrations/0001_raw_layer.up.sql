@@ -12,7 +12,9 @@ create table raw.load_batches (
     file_name text not null,
     file_sha256 text not null,
     file_format text not null,
-    status text not null check (status in ('loaded', 'failed')),
+    file_size_bytes bigint,
+    -- 'loading' exists only inside the loading transaction: readers see 'loaded' or 'failed'.
+    status text not null check (status in ('loading', 'loaded', 'failed')),
     failure_reason text,
     records_read bigint not null default 0,
     records_loaded bigint not null default 0,
@@ -42,7 +44,7 @@ create table raw.events (
     record_number bigint not null,
     loaded_at timestamptz not null default now()
 );
-create index events_batch_idx on raw.events (batch_id);
+create index events_batch_idx on raw.events (batch_id, record_number);
 create index events_model_time_idx on raw.events (model_id, event_time);
 create index events_org_time_idx on raw.events (org_id, event_time);
 create index events_loaded_at_idx on raw.events (loaded_at);
@@ -56,7 +58,7 @@ create table raw.voids (
     record_number bigint not null,
     loaded_at timestamptz not null default now()
 );
-create index voids_batch_idx on raw.voids (batch_id);
+create index voids_batch_idx on raw.voids (batch_id, record_number);
 
 -- Reference entities keep every version loaded; the latest (commit_seq, record_number) wins.
 create table raw.organizations (

@@ -1,0 +1,33 @@
+"""`tally load`: files into the raw layer, each file in one transaction, each record once.
+
+Modules, in the order a file meets them: discovery (which files, which kind and format),
+reading (bytes, checksum, gunzip), staging (COPY into a temporary table), validation (the
+contract's rules as SQL), writing (quarantine, first loaded wins, conflicts), batch (the file's
+transaction and the commit protocol), summary (what happened), progress (the bar on stderr).
+"""
+
+from tally.load.batch import COMMIT_LOCK_KEY, commit_batch, load_file, prepare_session
+from tally.load.discovery import discover
+from tally.load.progress import Progress
+from tally.load.summary import LoadSummary
+
+__all__ = ["COMMIT_LOCK_KEY", "commit_batch", "load_paths"]
+
+
+def load_paths(target: str, arguments: list[str], kind: str | None = None) -> LoadSummary:
+    """Load every file the arguments name (files, directories, globs); never raises for a file."""
+    from tally.database import connect
+    from tally.migrations import apply_pending
+
+    files = discover(arguments, kind)
+    summary = LoadSummary()
+    with connect(target) as conn:
+        apply_pending(conn)
+        prepare_session(conn)
+        for file in files:
+            progress = Progress(file.label, file.path.stat().st_size)
+            try:
+                summary.files.append(load_file(conn, file, progress))
+            finally:
+                progress.close()
+    return summary

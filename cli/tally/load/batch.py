@@ -1,0 +1,159 @@
+"""One file, one transaction, one load batch; the commit protocol the incremental rollups rely on.
+
+A batch commits together with its rows. Just before commit it takes the advisory lock
+COMMIT_LOCK_KEY and draws `commit_seq` from raw.load_commit_seq, so every batch whose commit_seq
+is at or below a value a rollup read under the same lock is already visible (see
+macros/rollup_upper_bound.sql). A killed load commits nothing: its batch and rows vanish together.
+"""
+
+import time
+from collections.abc import Callable
+
+import psycopg
+from psycopg import errors
+
+from tally.load.discovery import InputFile
+from tally.load.kinds import KINDS
+from tally.load.reading import ByteSource, FileRejected, sha256_of
+from tally.load.staging import stage_file
+from tally.load.summary import FileResult
+from tally.load.writing import write_batch
+
+COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup_upper_bound.sql
+RETRIES = 5  # a deadlock between two loads of overlapping files aborts one; it loads again
+TEMP_BUFFERS = "256MB"  # the stage table lives in the server's local buffers while it fits
+
+
+class _AlreadyLoaded(Exception):  # noqa: N818 - control flow out of the transaction
+    pass
+
+
+def commit_batch(conn: psycopg.Connection, batch_id: int) -> None:
+    """Mark a batch loaded and give it its commit_seq; the caller's transaction then commits."""
+    conn.execute("select pg_advisory_xact_lock(%s)", [COMMIT_LOCK_KEY])
+    conn.execute(
+        "update raw.load_batches set status = 'loaded', finished_at = clock_timestamp(),"
+        " commit_seq = nextval('raw.load_commit_seq') where batch_id = %s",
+        [batch_id],
+    )
+
+
+def prepare_session(conn: psycopg.Connection) -> None:
+    """Before the session's first temporary table: room for the stage table, UTC."""
+    conn.execute(f"set temp_buffers = '{TEMP_BUFFERS}'")
+    conn.execute("set timezone = 'UTC'")
+    conn.commit()
+
+
+def _loaded_before(conn: psycopg.Connection, kind: str, sha: str) -> bool:
+    return bool(
+        conn.execute(
+            "select 1 from raw.load_batches where kind = %s and file_sha256 = %s"
+            " and status = 'loaded'",
+            [kind, sha],
+        ).fetchone()
+    )
+
+
+def _same_size_loaded(conn: psycopg.Connection, kind: str, size: int) -> bool:
+    return bool(
+        conn.execute(
+            "select 1 from raw.load_batches where kind = %s and file_size_bytes = %s"
+            " and status = 'loaded' limit 1",
+            [kind, size],
+        ).fetchone()
+    )
+
+
+def _load_once(
+    conn: psycopg.Connection, file: InputFile, on_progress: Callable[[int], None] | None
+) -> FileResult:
+    kind = KINDS[file.kind]
+    result = FileResult(file.label, file.kind, file.format)
+    size = file.path.stat().st_size
+    try:
+        with conn.transaction():
+            # A file of a size loaded before is checksummed first, so a second load is quick.
+            if _same_size_loaded(conn, file.kind, size) and _loaded_before(
+                conn, file.kind, sha256_of(file.path)
+            ):
+                raise _AlreadyLoaded
+            batch_id = conn.execute(
+                "insert into raw.load_batches"
+                " (kind, file_name, file_sha256, file_size_bytes, file_format, status)"
+                " values (%s, %s, '', %s, %s, 'loading') returning batch_id",
+                [file.kind, file.label, size, file.format],
+            ).fetchone()[0]
+            source = ByteSource(file.path, file.gzip, on_progress)
+            stage = stage_file(conn, file.format, kind, source)
+            counts = write_batch(conn, kind, stage, batch_id, file.label)
+            if counts.read == 0:
+                raise FileRejected("no records")
+            conn.execute(
+                "update raw.load_batches set file_sha256 = %s, records_read = %s,"
+                " records_loaded = %s, records_duplicate = %s, records_conflicting = %s,"
+                " records_quarantined = %s where batch_id = %s",
+                [
+                    source.hexdigest(),
+                    counts.read,
+                    counts.loaded,
+                    counts.duplicate,
+                    counts.conflicting,
+                    counts.quarantined,
+                    batch_id,
+                ],
+            )
+            try:
+                with conn.transaction():
+                    commit_batch(conn, batch_id)
+            except errors.UniqueViolation:  # the same file committed meanwhile
+                raise _AlreadyLoaded from None
+    except _AlreadyLoaded:
+        result.status = "skipped"
+        return result
+    result.status = "loaded"
+    result.batch_id = batch_id
+    result.counts = counts
+    return result
+
+
+def _record_failure(conn: psycopg.Connection, file: InputFile, reason: str) -> None:
+    """A failed file leaves a 'failed' batch with its reason and no rows."""
+    try:
+        sha, size = sha256_of(file.path), file.path.stat().st_size
+    except OSError:
+        sha, size = "", None
+    with conn.transaction():
+        conn.execute(
+            "insert into raw.load_batches (kind, file_name, file_sha256, file_size_bytes,"
+            " file_format, status, failure_reason, finished_at)"
+            " values (%s, %s, %s, %s, %s, 'failed', %s, clock_timestamp())",
+            [file.kind, file.label, sha, size, file.format or "unknown", reason],
+        )
+
+
+def load_file(
+    conn: psycopg.Connection, file: InputFile, on_progress: Callable[[int], None] | None = None
+) -> FileResult:
+    """Load one file in one transaction; a file tally cannot read fails alone, with one line."""
+    started = time.monotonic()
+    try:
+        if file.format is None:
+            if file.path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
+                raise FileRejected("legacy application databases are not supported yet")
+            raise FileRejected("unknown extension (expected .jsonl, .ndjson, .csv, .parquet)")
+        for attempt in range(RETRIES):
+            try:
+                result = _load_once(conn, file, on_progress)
+                break
+            except (errors.DeadlockDetected, errors.SerializationFailure):
+                if attempt == RETRIES - 1:
+                    raise
+    except FileRejected as error:
+        result = FileResult(file.label, file.kind, file.format, status="failed", error=str(error))
+        _record_failure(conn, file, str(error))
+    except OSError as error:
+        message = f"cannot read: {error.strerror or error}"
+        result = FileResult(file.label, file.kind, file.format, status="failed", error=message)
+    result.seconds = time.monotonic() - started
+    return result

@@ -1,0 +1,104 @@
+"""The record kinds of the contract (section 2): their fields, rules and raw tables."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str  # text | timestamp | bigint | status | timezone
+    required: bool = False
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    table: str
+    fields: tuple[Field, ...]
+    unique_key: str | None = None  # first loaded wins on this column (events, voids)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [field.name for field in self.fields]
+
+    @property
+    def required(self) -> list[str]:
+        return [field.name for field in self.fields if field.required]
+
+
+# Fields of an api_keys record that may carry a full secret: read only to derive a missing
+# key_prefix, never stored (not even in quarantine).
+SECRET_FIELDS = ("key", "secret", "api_key", "secret_key", "full_key")
+KEY_PREFIX_LENGTH = 8
+KEY_PREFIX_MAX = 16
+
+KINDS = {
+    kind.name: kind
+    for kind in (
+        Kind(
+            "events",
+            "raw.events",
+            (
+                Field("event_id", "text", required=True, max_length=128),
+                Field("org_id", "text", required=True),
+                Field("user_id", "text"),
+                Field("api_key_id", "text"),
+                Field("model_id", "text", required=True),
+                Field("event_time", "timestamp", required=True),
+                Field("input_tokens", "bigint", required=True),
+                Field("output_tokens", "bigint", required=True),
+                Field("status", "status", required=True),
+                Field("latency_ms", "bigint"),
+            ),
+            unique_key="event_id",
+        ),
+        Kind(
+            "voids",
+            "raw.voids",
+            (
+                Field("event_id", "text", required=True, max_length=128),
+                Field("voided_at", "timestamp", required=True),
+                Field("reason", "text"),
+            ),
+            unique_key="event_id",
+        ),
+        Kind(
+            "organizations",
+            "raw.organizations",
+            (
+                Field("org_id", "text", required=True),
+                Field("name", "text"),
+                Field("timezone", "timezone"),
+                Field("plan", "text"),
+                Field("created_at", "timestamp"),
+            ),
+        ),
+        Kind(
+            "users",
+            "raw.users",
+            (
+                Field("user_id", "text", required=True),
+                Field("org_id", "text"),
+                Field("email", "text"),
+                Field("created_at", "timestamp"),
+            ),
+        ),
+        Kind(
+            "api_keys",
+            "raw.api_keys",
+            (
+                Field("api_key_id", "text", required=True),
+                Field("org_id", "text"),
+                Field("user_id", "text"),
+                Field("key_prefix", "text", max_length=KEY_PREFIX_MAX),
+                Field("created_at", "timestamp"),
+                Field("revoked_at", "timestamp"),
+            ),
+        ),
+    )
+}
+
+# A directory loads reference entities first, then events, then voids (either order is correct:
+# a void may arrive before its event).
+LOAD_ORDER = ("organizations", "users", "api_keys", "events", "voids")
