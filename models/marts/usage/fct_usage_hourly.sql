@@ -1,29 +1,27 @@
-with
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='usage_delta',
+        on_schema_change='fail',
+        unique_key=['usage_hour', 'org_id', 'user_id', 'api_key_id', 'model_id'],
+        nullable_unique_key=['user_id', 'api_key_id'],
+        pre_hook=["{{ rollup_lock_watermark() }}"],
+        post_hook=[
+            "{{ rollup_record_state(prices=ref('stg_reference__model_prices')) }}",
+            "{{ usage_grain_index(['usage_hour', 'org_id', 'user_id', 'api_key_id', 'model_id']) }}",
+        ],
+    )
+}}
 
-events as (
-
-    select * from {{ ref('stg_platform__events') }}
-
-),
-
-final as (
-
-    select
-        {{ dbt.date_trunc('hour', 'event_at') }} as usage_hour,
-        org_id,
-        user_id,
-        api_key_id,
-        model_id,
-        count(*) as request_count,
-        count(case when is_success then 1 end) as success_count,
-        count(case when not is_success then 1 end) as error_count,
-        sum(input_tokens) as input_tokens,
-        sum(output_tokens) as output_tokens,
-        sum(total_tokens) as total_tokens
-
-    from events
-    group by 1, 2, 3, 4, 5
-
-)
-
-select * from final
+{{
+    usage_rollup(
+        bucket_column='usage_hour',
+        bucket='utc_hour',
+        incremental=is_incremental(),
+        run_id=invocation_id,
+        events=ref('stg_platform__events'),
+        voids=ref('stg_platform__voids'),
+        load_batches=ref('stg_platform__load_batches'),
+        prices=ref('stg_reference__model_prices'),
+    )
+}}

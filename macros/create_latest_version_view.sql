@@ -1,0 +1,18 @@
+{% macro create_latest_version_view() -%}
+    {{ return(adapter.dispatch('create_latest_version_view', 'tally')()) }}
+{%- endmacro %}
+
+{% macro default__create_latest_version_view() -%}
+    {#-
+        Post-hook of a versioned model: when this version is the latest, (re)points the
+        unversioned name (e.g. analytics.fct_usage_daily) at it, as a view that runs with the
+        querying user's rights, so row-level security of the version's table applies.
+    -#}
+    {%- if model.get('version') and model.get('version') == model.get('latest_version') -%}
+    {%- set view = api.Relation.create(database=this.database, schema=this.schema, identifier=model['name']) -%}
+    create or replace view {{ view }} with (security_invoker = true) as
+    select * from {{ this }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,28 @@
+{% macro rollup_lock_watermark() -%}
+    {{ return(adapter.dispatch('rollup_lock_watermark', 'tally')()) }}
+{%- endmacro %}
+
+{% macro postgres__rollup_lock_watermark() -%}
+    {#-
+        Pre-hook, inside the model's transaction: locks the model's watermark row, so that two
+        rollups running at once apply each change once (the second waits, then reads the
+        watermark the first committed). An incremental run whose state is gone (ops dropped)
+        stops rather than adding everything a second time.
+    -#}
+    {%- if is_incremental() %}
+    do $$
+    begin
+        if not exists (select 1 from ops.rollup_watermarks where model_name = '{{ this.identifier }}') then
+            raise exception '% exists but its rollup state (ops.rollup_watermarks) is gone: rebuild it with --full-refresh', '{{ this }}';
+        end if;
+    end
+    $$;
+    {%- else %}
+    insert into ops.rollup_watermarks (model_name, applied_commit_seq)
+    values ('{{ this.identifier }}', 0)
+    on conflict (model_name) do nothing;
+    {%- endif %}
+    select applied_commit_seq from ops.rollup_watermarks
+    where model_name = '{{ this.identifier }}'
+    for update
+{%- endmacro %}

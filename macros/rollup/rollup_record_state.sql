@@ -1,0 +1,37 @@
+{% macro rollup_record_state(prices, organization_timezones=none) -%}
+    {#-
+        Post-hook, inside the model's transaction: records what the table now reflects (the
+        run's upper commit_seq, the price list, the organizations' time zones as of that
+        commit_seq), so the next incremental run computes exact deltas against it. It commits
+        with the table's change or not at all: a run killed mid-way leaves the old state, and
+        the next run repairs the table from there.
+    -#}
+    {%- set model_name = this.identifier -%}
+    update ops.rollup_watermarks set
+        applied_commit_seq = runs.upper_commit_seq,
+        invocation_id = runs.invocation_id,
+        applied_at = now()
+    from ops.rollup_runs as runs
+    where
+        runs.invocation_id = '{{ invocation_id }}'
+        and rollup_watermarks.model_name = '{{ model_name }}';
+
+    delete from ops.rollup_applied_prices where model_name = '{{ model_name }}';
+    insert into ops.rollup_applied_prices
+    select
+        '{{ model_name }}',
+        model_id,
+        effective_from,
+        effective_to,
+        input_usd_per_1m,
+        output_usd_per_1m
+    from {{ prices }};
+
+    {%- if organization_timezones is not none %}
+    delete from ops.rollup_applied_timezones where model_name = '{{ model_name }}';
+    insert into ops.rollup_applied_timezones
+    select '{{ model_name }}', org_id, timezone
+    from {{ organization_timezones }}
+    where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', invocation_id) }};
+    {%- endif %}
+{%- endmacro %}

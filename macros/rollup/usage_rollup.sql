@@ -1,0 +1,319 @@
+{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none) -%}
+    {#-
+        The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*): one row per
+        (bucket, org_id, user_id, api_key_id, model_id) of every non-voided event loaded up to
+        this run's upper commit_seq.
+
+        Full refresh: the rows themselves. Incremental: signed deltas against what the table
+        reflects (its watermark, price list and time zones in ops.rollup_*), for exactly the
+        events whose contribution may have changed: events and voids loaded since the
+        watermark, events under a price row that changed, events of an organization whose time
+        zone changed. Each such event's old contribution is subtracted and its new one added;
+        the `usage_delta` strategy merges the result. Events of any age count.
+
+        bucket: 'utc_hour', 'utc_date' or 'local_date' (needs organization_timezones).
+        incremental, run_id: the model's is_incremental() and invocation_id, passed in so that
+        unit tests can override them.
+        Relations are referenced where they are used, not through import CTEs: PostgreSQL
+        materialises a CTE used twice, which would read all events on every run.
+    -#}
+    {%- set by_local_date = bucket == 'local_date' -%}
+    {%- set model_name = this.identifier %}
+
+with
+
+run_bounds as (
+
+    select
+        runs.upper_commit_seq,
+        {%- if incremental %}
+        coalesce(watermarks.applied_commit_seq, 0) as applied_commit_seq
+        {%- else %}
+        0 as applied_commit_seq
+        {%- endif %}
+    from {{ source('rollup_state', 'rollup_runs') }} as runs
+    left join {{ source('rollup_state', 'rollup_watermarks') }} as watermarks
+        on watermarks.model_name = '{{ model_name }}'
+    where runs.invocation_id = '{{ run_id }}'
+
+),
+
+{%- if by_local_date %}
+
+current_timezones as (
+
+    select
+        org_id,
+        timezone
+    from {{ organization_timezones }}
+    where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', run_id) }}
+
+),
+{%- endif %}
+
+{%- if incremental %}
+
+applied_prices as (
+
+    select
+        model_id,
+        effective_from,
+        effective_to,
+        input_usd_per_1m,
+        output_usd_per_1m
+    from {{ source('rollup_state', 'rollup_applied_prices') }}
+    where model_name = '{{ model_name }}'
+
+),
+
+changed_prices as (
+
+    -- price rows in exactly one of the applied and the current list: the events they cover
+    -- may change price
+    (
+        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        from {{ prices }}
+        except
+        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        from applied_prices
+    )
+    union all
+    (
+        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        from applied_prices
+        except
+        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        from {{ prices }}
+    )
+
+),
+
+new_batches as (
+
+    select batch_id
+    from {{ load_batches }}
+    where
+        commit_seq > (select applied_commit_seq from run_bounds)
+        and commit_seq <= (select upper_commit_seq from run_bounds)
+
+),
+{%- if by_local_date %}
+
+applied_timezones as (
+
+    select
+        org_id,
+        timezone
+    from {{ source('rollup_state', 'rollup_applied_timezones') }}
+    where model_name = '{{ model_name }}'
+
+),
+
+changed_timezones as (
+
+    select coalesce(current_timezones.org_id, applied_timezones.org_id) as org_id
+    from current_timezones
+    full outer join applied_timezones
+        on current_timezones.org_id = applied_timezones.org_id
+    where
+        coalesce(current_timezones.timezone, 'UTC')
+        != coalesce(applied_timezones.timezone, 'UTC')
+
+),
+{%- endif %}
+
+changed_event_ids as (
+
+    select events.event_id
+    from {{ events }} as events
+    where events.batch_id in (select new_batches.batch_id from new_batches)
+
+    union
+
+    select voids.event_id
+    from {{ voids }} as voids
+    where voids.batch_id in (select new_batches.batch_id from new_batches)
+
+    union
+
+    select events.event_id
+    from {{ events }} as events
+    inner join changed_prices
+        on
+            events.model_id = changed_prices.model_id
+            and events.event_at >= changed_prices.effective_from
+            and (changed_prices.effective_to is null or events.event_at < changed_prices.effective_to)
+    {%- if by_local_date %}
+
+    union
+
+    select events.event_id
+    from {{ events }} as events
+    where events.org_id in (select changed_timezones.org_id from changed_timezones)
+    {%- endif %}
+
+),
+{%- endif %}
+
+tracked_events as (
+
+    select
+        events.event_id,
+        events.org_id,
+        events.user_id,
+        events.api_key_id,
+        events.model_id,
+        events.event_at,
+        events.is_success,
+        events.input_tokens,
+        events.output_tokens,
+        event_batches.commit_seq as event_commit_seq,
+        void_batches.commit_seq as void_commit_seq
+    from {{ events }} as events
+    inner join {{ load_batches }} as event_batches
+        on events.batch_id = event_batches.batch_id
+    left join {{ voids }} as voids
+        on events.event_id = voids.event_id
+    left join {{ load_batches }} as void_batches
+        on voids.batch_id = void_batches.batch_id
+    {%- if incremental %}
+    where events.event_id in (select changed_event_ids.event_id from changed_event_ids)
+    {%- else %}
+    where event_batches.commit_seq <= (select upper_commit_seq from run_bounds)
+    {%- endif %}
+
+),
+
+contributions as (
+
+    -- +1 for what an event counts for as of this run's upper commit_seq
+    select
+        1 as sign,
+        {%- if bucket == 'utc_hour' %}
+        {{ usage_hour_utc('tracked_events.event_at') }} as bucket,
+        {%- elif bucket == 'utc_date' %}
+        {{ usage_local_date('tracked_events.event_at', "'UTC'") }} as bucket,
+        {%- else %}
+        {{ usage_local_date('tracked_events.event_at', "coalesce(current_timezones.timezone, 'UTC')") }} as bucket,
+        {%- endif %}
+        tracked_events.org_id,
+        tracked_events.user_id,
+        tracked_events.api_key_id,
+        tracked_events.model_id,
+        tracked_events.is_success,
+        tracked_events.input_tokens,
+        tracked_events.output_tokens,
+        {{ usage_cost('tracked_events.input_tokens', 'tracked_events.output_tokens',
+                      'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd
+    from tracked_events
+    left join {{ prices }} as prices
+        on
+            tracked_events.model_id = prices.model_id
+            and tracked_events.event_at >= prices.effective_from
+            and (prices.effective_to is null or tracked_events.event_at < prices.effective_to)
+    {%- if by_local_date %}
+    left join current_timezones
+        on tracked_events.org_id = current_timezones.org_id
+    {%- endif %}
+    where
+        tracked_events.event_commit_seq <= (select upper_commit_seq from run_bounds)
+        and (
+            tracked_events.void_commit_seq is null
+            or tracked_events.void_commit_seq > (select upper_commit_seq from run_bounds)
+        )
+    {%- if incremental %}
+
+    union all
+
+    -- -1 for what it counted for as of the watermark, as the table reflects it
+    select
+        -1 as sign,
+        {%- if bucket == 'utc_hour' %}
+        {{ usage_hour_utc('tracked_events.event_at') }} as bucket,
+        {%- elif bucket == 'utc_date' %}
+        {{ usage_local_date('tracked_events.event_at', "'UTC'") }} as bucket,
+        {%- else %}
+        {{ usage_local_date('tracked_events.event_at', "coalesce(applied_timezones.timezone, 'UTC')") }} as bucket,
+        {%- endif %}
+        tracked_events.org_id,
+        tracked_events.user_id,
+        tracked_events.api_key_id,
+        tracked_events.model_id,
+        tracked_events.is_success,
+        tracked_events.input_tokens,
+        tracked_events.output_tokens,
+        {{ usage_cost('tracked_events.input_tokens', 'tracked_events.output_tokens',
+                      'applied_prices.input_usd_per_1m', 'applied_prices.output_usd_per_1m') }} as cost_usd
+    from tracked_events
+    left join applied_prices
+        on
+            tracked_events.model_id = applied_prices.model_id
+            and tracked_events.event_at >= applied_prices.effective_from
+            and (applied_prices.effective_to is null or tracked_events.event_at < applied_prices.effective_to)
+    {%- if by_local_date %}
+    left join applied_timezones
+        on tracked_events.org_id = applied_timezones.org_id
+    {%- endif %}
+    where
+        tracked_events.event_commit_seq <= (select applied_commit_seq from run_bounds)
+        and (
+            tracked_events.void_commit_seq is null
+            or tracked_events.void_commit_seq > (select applied_commit_seq from run_bounds)
+        )
+    {%- endif %}
+
+),
+
+grouped as (
+
+    select
+        bucket as {{ bucket_column }},
+        org_id,
+        user_id,
+        api_key_id,
+        model_id,
+        cast(sum(sign) as bigint) as request_count,
+        cast(sum(case when is_success then sign else 0 end) as bigint) as success_count,
+        cast(sum(case when is_success then 0 else sign end) as bigint) as error_count,
+        cast(sum(sign * input_tokens) as numeric(38, 0)) as input_tokens,
+        cast(sum(sign * output_tokens) as numeric(38, 0)) as output_tokens,
+        cast(sum(sign * (cast(input_tokens as numeric(38, 0)) + output_tokens)) as numeric(38, 0)) as total_tokens,
+        coalesce(sum(sign * cost_usd), 0) as priced_cost_usd,
+        cast(sum(case when cost_usd is null then sign else 0 end) as bigint) as unpriced_request_count
+    from contributions
+    group by 1, 2, 3, 4, 5
+
+),
+
+final as (
+
+    select
+        {{ bucket_column }},
+        org_id,
+        user_id,
+        api_key_id,
+        model_id,
+        request_count,
+        success_count,
+        error_count,
+        input_tokens,
+        output_tokens,
+        total_tokens,
+        case when unpriced_request_count = 0 then priced_cost_usd end as cost_usd,
+        priced_cost_usd,
+        unpriced_request_count
+    from grouped
+    {%- if incremental %}
+    where
+        request_count != 0
+        or success_count != 0
+        or input_tokens != 0
+        or output_tokens != 0
+        or priced_cost_usd != 0
+        or unpriced_request_count != 0
+    {%- endif %}
+
+)
+
+select * from final
+{%- endmacro %}
