@@ -34,7 +34,9 @@ test: $(INSTALLED) ## Run the whole test suite (pytest, dbt build and tests on t
 
 lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check cli benchmarks
-	$(BIN)/sqlfluff lint models tests analyses snapshots
+	@# sqlfluff's dbt templater compiles the project: it needs the database and dbt's environment
+	$(BIN)/tally db start >/dev/null
+	eval "$$($(BIN)/python -m tally.dbt_env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
 
 bench: bench-load bench-rollup ## All benchmarks; each prints its figures
 

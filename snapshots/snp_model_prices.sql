@@ -1,28 +1,28 @@
 {% snapshot snp_model_prices %}
 
-with
+    with
 
-model_prices as (
+    model_prices as (
 
-    select * from {{ ref('stg_reference__model_prices') }}
+        select * from {{ ref('stg_reference__model_prices') }}
 
-),
+    ),
 
--- effective_to is left out: it is derived from the next row, so it changes whenever a row is
--- added, which is not an edit of this row.
-final as (
+    -- effective_to is left out: it is derived from the next row, so it changes whenever a row is
+    -- added, which is not an edit of this row.
+    final as (
 
-    select
-        model_id,
-        provider,
-        effective_from,
-        input_usd_per_1m,
-        output_usd_per_1m
+        select
+            model_id,
+            provider,
+            effective_from,
+            input_usd_per_1m,
+            output_usd_per_1m
 
-    from model_prices
+        from model_prices
 
-)
+    )
 
-select * from final
+    select * from final
 
 {% endsnapshot %}

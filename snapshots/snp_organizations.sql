@@ -1,27 +1,27 @@
 {% snapshot snp_organizations %}
 
-with
+    with
 
-organizations as (
+    organizations as (
 
-    select * from {{ ref('dim_organizations') }}
+        select * from {{ ref('dim_organizations') }}
 
-),
+    ),
 
-final as (
+    final as (
 
-    select
-        org_id,
-        org_name,
-        timezone,
-        plan,
-        created_at,
-        updated_at
+        select
+            org_id,
+            org_name,
+            timezone,
+            plan,
+            created_at,
+            updated_at
 
-    from organizations
+        from organizations
 
-)
+    )
 
-select * from final
+    select * from final
 
 {% endsnapshot %}

@@ -1,7 +1,11 @@
 {% macro hmac_sha256_pad(key_hex, pad_byte) -%}
     (
         select decode(string_agg(
-            lpad(to_hex(get_byte(padded.key_bytes, byte_index) # {{ pad_byte }}), 2, '0'),
+            -- a xor b = (a | b) - (a & b), spelt without `#`, which sqlfluff cannot lex
+            lpad(to_hex(
+                (get_byte(padded.key_bytes, byte_index) | {{ pad_byte }})
+                - (get_byte(padded.key_bytes, byte_index) & {{ pad_byte }})
+            ), 2, '0'),
             '' order by byte_index
         ), 'hex')
         from (

@@ -31,34 +31,46 @@ versions as (
 
 ),
 
--- A version changes the organization when any attribute differs from the version committed
--- just before it; a reload of the same values is not a change.
-versions_flagged as (
+-- The version committed just before each one, to tell changes from reloads of the same values.
+versions_with_previous as (
 
     select
         versions.*,
-        row_number() over newest_first as recency_rank,
-        case
-            when
-                lag(versions.commit_seq) over oldest_first is null
-                or lag(versions.org_name) over oldest_first is distinct from versions.org_name
-                or lag(versions.timezone) over oldest_first is distinct from versions.timezone
-                or lag(versions.plan) over oldest_first is distinct from versions.plan
-                or lag(versions.created_at) over oldest_first
-                is distinct from versions.created_at
-                then versions.committed_at
-        end as changed_at
-
-    from versions
-    window
-        oldest_first as (
-            partition by versions.org_id
-            order by versions.commit_seq asc, versions.record_number asc
-        ),
-        newest_first as (
+        lag(versions.commit_seq) over by_commit as previous_commit_seq,
+        lag(versions.org_name) over by_commit as previous_org_name,
+        lag(versions.timezone) over by_commit as previous_timezone,
+        lag(versions.plan) over by_commit as previous_plan,
+        lag(versions.created_at) over by_commit as previous_created_at,
+        row_number() over (
             partition by versions.org_id
             order by versions.commit_seq desc, versions.record_number desc
-        )
+        ) as recency_rank
+
+    from versions
+    window by_commit as (
+        partition by versions.org_id
+        order by versions.commit_seq asc, versions.record_number asc
+    )
+
+),
+
+-- A version changes the organization when it is the first or any attribute differs from the
+-- version before it; a reload of the same values is not a change.
+versions_flagged as (
+
+    select
+        *,
+        case
+            when
+                previous_commit_seq is null
+                or (previous_org_name is distinct from org_name)
+                or (previous_timezone is distinct from timezone)
+                or (previous_plan is distinct from plan)
+                or (previous_created_at is distinct from created_at)
+                then committed_at
+        end as changed_at
+
+    from versions_with_previous
 
 ),
 
