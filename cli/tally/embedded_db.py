@@ -55,6 +55,11 @@ def _system_user() -> pwd.struct_passwd | None:
     raise TallyError("running as root needs an unprivileged system user: set TALLY_PG_SYSTEM_USER")
 
 
+def _conf_string(value: str) -> str:
+    """A postgresql.conf string literal: single-quoted, quotes and backslashes doubled."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def _pid_is_live_postgres(pid: int) -> bool:
     """True for a running postgres process (a killed one may linger as a zombie)."""
     try:
@@ -136,6 +141,19 @@ class EmbeddedServer:
         return result
 
     def _prepare_folders(self) -> None:
+        # pg_ctl starts the server through /bin/sh with the paths in double quotes, and libpq
+        # reads a comma in a host as a list of hosts.
+        if any(char in str(self.root) for char in '"\n\r\0`$\\,'):
+            raise TallyError(
+                f"the embedded database cannot live in {str(self.root)!r}: its path may not hold"
+                ' a double quote, backslash, comma, $, ` or line break'
+                " (set TALLY_HOME to another folder)"
+            )
+        if len(os.fsencode(self.socket_dir / f".s.PGSQL.{PORT}")) > 107:
+            raise TallyError(
+                f"the path of the embedded database's socket in {self.socket_dir} is longer than"
+                " the 107 bytes a Unix socket allows (set TALLY_HOME to a shorter folder)"
+            )
         user = _system_user()
         for folder in (self.root, self.socket_dir):
             folder.mkdir(parents=True, exist_ok=True)
@@ -160,7 +178,7 @@ class EmbeddedServer:
         settings = {
             **SERVER_SETTINGS,
             "port": str(PORT),
-            "unix_socket_directories": f"'{self.socket_dir}'",
+            "unix_socket_directories": _conf_string(str(self.socket_dir)),
         }
         conf = self.pgdata / "tally.conf"
         conf.write_text("".join(f"{key} = {value}\n" for key, value in settings.items()))
