@@ -191,19 +191,32 @@ def rollup(target, full_refresh):
 
 @cli.command(context_settings=CONTEXT)
 @target_option
+@json_option
 @audited
-def verify(target):
-    """Run dbt tests and the reconciliation; exit non-zero on any failure.
+def verify(target, as_json):
+    """Run every data-quality check and print one table: dbt tests, the Great Expectations
+    suites, the reconciliation, source freshness and unpriced events.
+
+    Status per check: pass, warn, fail, or error (the check could not run). Exit status 0 when
+    nothing failed or errored (warnings do not fail), else 1. Data Docs go to $TALLY_HOME/gx.
 
     \b
     Example:
       tally verify
+      tally verify --json | jq '.checks[] | select(.status != "pass")'
     """
-    from tally.dbt_invocation import run_dbt
+    from tally.audit import note
+    from tally.verify import run_checks
 
-    result = run_dbt(target, "test")
-    if not result.success:
-        raise TallyError("dbt test failed (see dbt's output above)")
+    report = run_checks(target)
+    note(verify={r.check: r.status for r in report.checks})
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), default=str))
+    else:
+        for line in report.text_lines():
+            click.echo(line)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
 
 
 def main():

@@ -1,0 +1,69 @@
+"""`tally verify`: every data-quality check at once, with one verdict.
+
+The checks, in order (docs/data-quality.md says which layer checks what and why):
+
+- rollups current: load batches committed after the rollups' watermark (warn);
+- reconciliation: rebuilds analytics.rpt_usage_reconciliation when the rollups are current, so it
+  compares the tables as they are now, then names the first mismatching org/dates (fail);
+- dbt tests: `dbt test`, every data test and unit test (fail);
+- gx: one row per Great Expectations suite, Data Docs under $TALLY_HOME/gx (fail);
+- source freshness: `dbt source freshness` (warn after warn_after, fail after error_after);
+- unpriced events: events without a price, by model_id (warn).
+
+A check that cannot run at all reports `error`, which fails the run like `fail` does.
+"""
+
+from tally.verify.report import CheckResult, Report
+
+
+def run_checks(target: str) -> Report:
+    from tally.database import connect
+    from tally.migrations import apply_pending
+    from tally.paths import tally_home
+    from tally.targets import database_url
+    from tally.verify import dbt_checks, reconciliation
+
+    report = Report()
+    with connect(target, autocommit=True) as conn:
+        apply_pending(conn)
+        lag, current = reconciliation.rollup_lag(conn)
+        report.add(lag)
+        refresh_error = reconciliation.refresh_report(target) if current else None
+        recon = reconciliation.reconciliation(conn, refresh_error)
+    report.add(_guarded("dbt tests", dbt_checks.dbt_tests, target))
+    gx_results, report.data_docs = _gx(target, database_url(target), tally_home())
+    for result in gx_results:
+        report.add(result)
+    report.add(recon)
+    report.add(_guarded("source freshness", dbt_checks.source_freshness, target))
+    with connect(target, autocommit=True) as conn:
+        report.add(_guarded("unpriced events", reconciliation.unpriced, conn))
+    return report
+
+
+def _guarded(name: str, check, *args) -> CheckResult:
+    """Run one check; an exception becomes an `error` row instead of ending the run."""
+    try:
+        return check(*args)
+    except Exception as error:  # noqa: BLE001 - reported, not swallowed
+        return CheckResult(name, "error", _one_line(error))
+
+
+def _gx(target: str, url: str, home) -> tuple[list[CheckResult], str | None]:
+    from tally.database import connect
+    from tally.verify import gx_checks, suites
+
+    try:
+        with connect(target, autocommit=True) as conn:
+            parameters = suites.parameters(conn)
+        return gx_checks.run_suites(url, home, parameters)
+    except Exception as error:  # noqa: BLE001 - reported, not swallowed
+        return [CheckResult("gx suites", "error", _one_line(error))], None
+
+
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
+
+
+__all__ = ["CheckResult", "Report", "run_checks"]

@@ -1,0 +1,134 @@
+"""Running the Great Expectations suites as one checkpoint, with Data Docs under $TALLY_HOME/gx.
+
+Great Expectations is imported here and only here, when `tally verify` runs: its import takes
+seconds and no other command pays it. Its progress bars, usage analytics and log chatter are
+off. The GX project is a file context in $TALLY_HOME/gx (validation results accumulate there,
+so Data Docs show the history of runs); the suites come from code on every run
+(tally.verify.suites), so the JSON GX writes there is a copy, never the source. The connection
+string is stored as `${TALLY_GX_CONNECTION_STRING}` and filled from the environment: no password
+is written to disk.
+"""
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from tally.verify.report import CheckResult
+
+DATASOURCE = "tally"
+CHECKPOINT = "tally_verify"
+CONNECTION_VARIABLE = "TALLY_GX_CONNECTION_STRING"
+
+
+def sqlalchemy_url(libpq_url: str) -> str:
+    """The SQLAlchemy (psycopg2) URL of a libpq URI, with the session time zone set to UTC."""
+    scheme, rest = libpq_url.split("://", 1)
+    if scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"not a PostgreSQL URI: {scheme}://")
+    separator = "&" if "?" in rest else "?"
+    return f"postgresql+psycopg2://{rest}{separator}options=-c%20timezone%3DUTC"
+
+
+def _quiet() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    for name in ("great_expectations", "sqlalchemy", "tzlocal", "altair"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def run_suites(database_url: str, home: Path, parameters: dict) -> tuple[list[CheckResult], str]:
+    """Validate every suite against its table; one CheckResult per suite and the Data Docs path."""
+    _quiet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations as gx
+        import great_expectations.expectations as gxe
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        from tally.verify.suites import SUITES
+
+        os.environ[CONNECTION_VARIABLE] = sqlalchemy_url(database_url)
+        context = gx.get_context(mode="file", project_root_dir=str(home))
+        context.variables.progress_bars = ProgressBarsConfig(
+            globally=False, metric_calculations=False
+        )
+        datasource = context.data_sources.add_or_update_postgres(
+            DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}"
+        )
+        definitions = []
+        labels = {}
+        for suite_module in SUITES:
+            asset = datasource.add_table_asset(
+                suite_module.NAME, table_name=suite_module.TABLE, schema_name=suite_module.SCHEMA
+            )
+            batch = asset.add_batch_definition_whole_table("whole table")
+            suite = context.suites.add_or_update(
+                gx.ExpectationSuite(
+                    name=suite_module.NAME, expectations=suite_module.expectations(gxe)
+                )
+            )
+            definitions.append(
+                context.validation_definitions.add_or_update(
+                    gx.ValidationDefinition(name=suite_module.NAME, data=batch, suite=suite)
+                )
+            )
+            labels[suite_module.NAME] = suite_module.LABEL
+        checkpoint = context.checkpoints.add_or_update(
+            gx.Checkpoint(
+                name=CHECKPOINT,
+                validation_definitions=definitions,
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            )
+        )
+        result = checkpoint.run(expectation_parameters=parameters)
+        docs = context.get_docs_sites_urls()
+    results = [
+        _summarize(labels.get(validation.suite_name, validation.suite_name), validation)
+        for validation in result.run_results.values()
+    ]
+    docs_path = unquote(urlsplit(docs[0]["site_url"]).path) if docs else str(home / "gx")
+    return results, docs_path
+
+
+def _summarize(label: str, validation) -> CheckResult:
+    failed, broken = [], []
+    for outcome in validation.results:
+        name = _describe(outcome.expectation_config)
+        if (outcome.exception_info or {}).get("raised_exception"):
+            message = outcome.exception_info.get("exception_message") or "raised an exception"
+            broken.append(f"{name}: {message.strip().splitlines()[0][:200]}")
+        elif not outcome.success:
+            failed.append(f"{name}: {_observed(outcome.result)}")
+    total = len(validation.results)
+    data = {"expectations": total, "failed": failed, "errors": broken}
+    if broken:
+        return CheckResult(
+            label, "error", f"{len(broken)} of {total} could not run: " + "; ".join(broken), data
+        )
+    if failed:
+        return CheckResult(
+            label, "fail", f"{len(failed)} of {total} failed: " + "; ".join(failed), data
+        )
+    return CheckResult(label, "pass", f"{total} expectations met", data)
+
+
+def _describe(config) -> str:
+    """`expect_column_values_to_be_between(input_tokens)`, or the description of a SQL one."""
+    if config.description:
+        return config.description
+    kwargs = config.kwargs
+    columns = [kwargs[key] for key in ("column", "column_A", "column_B") if kwargs.get(key)]
+    return f"{config.type}({', '.join(columns)})"
+
+
+def _observed(result: dict) -> str:
+    if result.get("unexpected_count") is not None:
+        count = result["unexpected_count"]
+        sample = result.get("partial_unexpected_list") or []
+        shown = f", e.g. {sample[:3]}" if sample and not isinstance(sample[0], dict) else ""
+        return f"{count} unexpected row{'s' if count != 1 else ''}{shown}"
+    if "observed_value" in result:
+        return f"observed {result['observed_value']}"
+    return "not met"
