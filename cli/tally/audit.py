@@ -34,6 +34,7 @@ import click
 from tally import __version__
 
 REDACTED = "***"
+PARTIAL_EXIT_STATUS = 3  # `tally load`: everything loaded but some records were quarantined
 _SECRET_NAME = re.compile(r"pass|pwd|secret|key|token|credential", re.IGNORECASE)
 # user:password@ in a URL
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s]*@", re.IGNORECASE)
@@ -49,15 +50,16 @@ _changes: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
 )
 
 
-def redact(value: Any, name: str = "") -> Any:
-    """`value` with secrets replaced by ***: values whose name says secret, passwords in URLs,
-    and `name=value` pairs whose name says secret, in strings, lists and dicts alike."""
-    if name and _SECRET_NAME.search(name) and value not in (None, "", [], (), {}):
+def redact(value: Any, name: str = "", *, by_name: bool = True) -> Any:
+    """`value` with secrets replaced by ***: values whose name says secret (dict keys, unless
+    not `by_name`), passwords in URLs, and `name=value` pairs whose name says secret, in strings,
+    lists and dicts alike."""
+    if by_name and name and _SECRET_NAME.search(name) and value not in (None, "", [], (), {}):
         return REDACTED
     if isinstance(value, dict):
-        return {str(k): redact(v, str(k)) for k, v in value.items()}
+        return {str(k): redact(v, str(k), by_name=by_name) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
+        return [redact(v, by_name=by_name) for v in value]
     if isinstance(value, Path):
         value = str(value)
     if isinstance(value, str):
@@ -84,8 +86,12 @@ def _one_line(error: BaseException) -> str:
     return redact(lines[0] if lines else type(error).__name__)[:2000]
 
 
-def _outcome(error: BaseException | None) -> tuple[str, str | None]:
+def _outcome(error: BaseException | None, status: Any) -> tuple[str, str | None]:
+    """success or failure, and the one-line error, from what the callback raised or returned
+    (an exit status: 0 success, PARTIAL_EXIT_STATUS done with records quarantined, else failed)."""
     if error is None:
+        if isinstance(status, int) and status not in (0, PARTIAL_EXIT_STATUS):
+            return "failure", f"exit status {status}"
         return "success", None
     if isinstance(error, SystemExit | click.exceptions.Exit):
         code = error.code if isinstance(error, SystemExit) else error.exit_code
@@ -137,8 +143,18 @@ def _load_changes(conn, started_at: datetime) -> dict[str, Any]:
         [started_at],
     ).fetchall()
     names = ("files", "read", "loaded", "duplicate", "conflicting", "quarantined")
+    changes: dict[str, Any] = {}
     loaded = {kind: dict(zip(names, map(int, counts), strict=True)) for kind, *counts in rows}
-    return {"load": loaded} if loaded else {}
+    if loaded:
+        changes["load"] = loaded
+    failed = conn.execute(
+        "select file_name, failure_reason from raw.load_batches"
+        " where status = 'failed' and started_at >= %s order by batch_id",
+        [started_at],
+    ).fetchall()
+    if failed:
+        changes["load_failed"] = [{"file": name, "reason": reason} for name, reason in failed]
+    return changes
 
 
 def _connect(target: str):
@@ -172,6 +188,14 @@ def _record(row: dict[str, Any], started_wall: float) -> None:
             **_dbt_changes(started_wall),
             **row.pop("noted"),
         }
+        if row["outcome"] == "failure" and changes.get("load_failed") and row["error"]:
+            first = changes["load_failed"][0]
+            row["error"] = f"{first['file']}: {first['reason']}".strip().splitlines()[0][:2000]
+        if row["exit_status"]:
+            changes["exit_status"] = row["exit_status"]
+        # model and kind names such as dim_api_keys are no secrets: redact values only
+        changes = redact(changes, by_name=False)
+        row["error"] = redact(row["error"])
         conn.execute(
             "insert into ops.pipeline_runs (command, arguments, target, os_user, host, pid,"
             " tally_version, started_at, finished_at, duration_ms, outcome, error, changes)"
@@ -213,14 +237,16 @@ def audited(callback):
         noted: dict[str, Any] = {}
         token = _changes.set(noted)
         error: BaseException | None = None
+        status = None
         try:
-            return callback(*args, **kwargs)
+            status = callback(*args, **kwargs)
+            return status
         except BaseException as raised:
             error = raised
             raise
         finally:
             _changes.reset(token)
-            outcome, message = _outcome(error)
+            outcome, message = _outcome(error, status)
             row = {
                 "command": command,
                 "arguments": redact(kwargs),
@@ -232,7 +258,8 @@ def audited(callback):
                 "duration_ms": round((time.monotonic() - started_monotonic) * 1000),
                 "outcome": outcome,
                 "error": message,
-                "noted": redact(noted),
+                "noted": noted,
+                "exit_status": status if isinstance(status, int) else None,
             }
             try:
                 _record(row, started_wall)
