@@ -35,27 +35,48 @@ def write_data_set(folder, late: bool = False) -> None:
     for o, org in enumerate(ORGS):
         if not late:
             rows["organizations"].append(
-                {"org_id": org, "name": f"Org {o}", "timezone": zones[o], "plan": "pro",
-                 "created_at": "2025-01-01T00:00:00Z"}
+                {
+                    "org_id": org,
+                    "name": f"Org {o}",
+                    "timezone": zones[o],
+                    "plan": "pro",
+                    "created_at": "2025-01-01T00:00:00Z",
+                }
             )
             for u in range(2):
                 rows["users"].append(
-                    {"user_id": f"{org}/u{u}", "org_id": org, "email": email(o, u),
-                     "created_at": "2025-01-02T00:00:00Z"}
+                    {
+                        "user_id": f"{org}/u{u}",
+                        "org_id": org,
+                        "email": email(o, u),
+                        "created_at": "2025-01-02T00:00:00Z",
+                    }
                 )
                 rows["api_keys"].append(
-                    {"api_key_id": f"{org}/k{u}", "org_id": org, "user_id": f"{org}/u{u}",
-                     "key_prefix": f"sk-{o}{u}", "created_at": "2025-01-02T00:00:00Z",
-                     "revoked_at": None}
+                    {
+                        "api_key_id": f"{org}/k{u}",
+                        "org_id": org,
+                        "user_id": f"{org}/u{u}",
+                        "key_prefix": f"sk-{o}{u}",
+                        "created_at": "2025-01-02T00:00:00Z",
+                        "revoked_at": None,
+                    }
                 )
         for e in range(12):
             day, hour = (5 + e % 3, e % 24) if not late else (3, 23)
             rows["events"].append(
-                {"event_id": f"{'late-' if late else ''}{o}-{e}", "org_id": org,
-                 "user_id": f"{org}/u{e % 2}", "api_key_id": f"{org}/k{e % 2}",
-                 "model_id": "gpt-4o", "event_time": f"2026-01-{day:02d}T{hour:02d}:30:00Z",
-                 "input_tokens": 100 + e, "output_tokens": 10 * e,
-                 "status": "success" if e % 5 else "error", "latency_ms": 42}
+                {
+                    "event_id": f"{'late-' if late else ''}{o}-{e}",
+                    "org_id": org,
+                    "user_id": f"{org}/u{e % 2}",
+                    "api_key_id": f"{org}/k{e % 2}",
+                    "model_id": "gpt-4o",
+                    "event_time": f"2026-01-{day:02d}T{hour:02d}:30:00Z",
+                    "input_tokens": 100 + e,
+                    "output_tokens": 10 * e,
+                    "status": "success" if e % 5 else "error",
+                    "latency_ms": 42,
+                }
             )
     for kind, records in rows.items():
         if records:
@@ -105,9 +126,7 @@ def assert_tenant_isolation(url: str) -> None:
                     assert mine == expected, f"{org!r} sees {mine} of its {expected} in {name}"
                 else:
                     assert_no_rows_unless_shared(conn, name)
-            [(hourly,)] = conn.execute(
-                "select count(*) from analytics.fct_usage_hourly"
-            ).fetchall()
+            [(hourly,)] = conn.execute("select count(*) from analytics.fct_usage_hourly").fetchall()
             assert hourly > 0, f"{org!r} should see its own hourly rows"
     for unset in (None, ""):
         with session(url, "tally_tenant", unset) as conn:
