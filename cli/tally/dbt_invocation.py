@@ -9,7 +9,7 @@ gain most. The import is paid only by commands that run dbt.
 import os
 from pathlib import Path
 
-from tally.paths import PROJECT_DIR, tally_home
+from tally.paths import project_dir, tally_home
 from tally.targets import dbt_environment
 
 
@@ -25,8 +25,10 @@ def _profiles_dir(home: Path) -> Path:
     folder = home / "profiles"
     folder.mkdir(exist_ok=True)
     link = folder / "profiles.yml"
+    if link.is_symlink() and link.resolve() != (project_dir() / "profiles.example.yml").resolve():
+        link.unlink()
     if not link.is_symlink():
-        link.symlink_to(PROJECT_DIR / "profiles.example.yml")
+        link.symlink_to(project_dir() / "profiles.example.yml")
     return folder
 
 
@@ -48,4 +50,4 @@ def run_dbt(target: str, *args: str):
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(target))
-    return dbtRunner().invoke([*args, "--project-dir", str(PROJECT_DIR), "--target", target])
+    return dbtRunner().invoke([*args, "--project-dir", str(project_dir()), "--target", target])
