@@ -267,3 +267,15 @@ def test_a_login_role_member_of_tally_tenant(built):
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("drop role tally_test_tenant_login")
+
+
+def test_rollups_are_in_the_audit_ledger(built):
+    url, _ = built
+    rows = query(
+        url,
+        "select outcome, arguments, changes from ops.pipeline_runs where command = 'rollup'",
+    )
+    assert rows, "no rollup recorded in ops.pipeline_runs"
+    outcome, arguments, changes = rows[0]
+    assert outcome == "success" and arguments["target"] == "local"
+    assert changes["dbt"]["rows_affected_by_model"]["fct_usage_hourly"] > 0
