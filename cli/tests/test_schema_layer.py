@@ -1,8 +1,9 @@
 """The schema layer (issue 4): sources, staging, core dims, prices, snapshots, analyses.
 
-One pipeline per module: reference files and events go in through `tally load`, `tally rollup`
-runs dbt build; the tests then read what it built. The snapshot test loads a second version of
-an organization and rolls up again, so it runs last.
+One pipeline per module, on a copy of the dbt project (the last test edits a price): reference
+files and events go in through `tally load`, `tally rollup` runs dbt build; the tests then read
+what it built. The snapshot test loads a second version of an organization, edits the price
+list and rolls up again, so it runs last.
 """
 
 import hashlib
@@ -13,9 +14,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psycopg
 import pytest
-from conftest import PROJECT_DIR, SCHEMAS, query, run_tally
+from conftest import PROJECT_DIR, query, run_tally
+from rollup_harness import copy_project, reset_database
 
 SAMPLE_EVENTS = PROJECT_DIR / "samples" / "events.jsonl"
 DEVELOPMENT_PII_KEY = b"tally-development-key-not-secret"  # macros/schema/pii_hash_key.sql
@@ -56,9 +57,9 @@ def _organizations(acme_timezone: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def built(db_url, tally_home, tmp_path_factory):
     """A database with organizations, users, API keys and events loaded, then rolled up."""
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        for schema in SCHEMAS:
-            conn.execute(f"drop schema if exists {schema} cascade")
+    reset_database(db_url)
+    project = copy_project(tmp_path_factory.mktemp("schema_layer_project"))
+    env = {**os.environ, "TALLY_PROJECT_DIR": str(project)}
     folder = tmp_path_factory.mktemp("schema_layer")
     _jsonl(folder / "organizations.jsonl", _organizations("Asia/Kolkata"))
     _jsonl(
@@ -135,9 +136,9 @@ def built(db_url, tally_home, tmp_path_factory):
             )
         ],
     )
-    run_tally("load", str(folder), str(SAMPLE_EVENTS))
-    run_tally("rollup")
-    return {"url": db_url, "folder": folder, "home": tally_home}
+    run_tally("load", str(folder), str(SAMPLE_EVENTS), env=env)
+    run_tally("rollup", env=env)
+    return {"url": db_url, "folder": folder, "home": tally_home, "project": project, "env": env}
 
 
 def _artifact(home: Path, name: str) -> dict:
@@ -294,7 +295,7 @@ def test_every_model_and_column_is_described_in_the_database(built):
     assert [name for (name,) in missing] == []
 
 
-def _run_dbt_commands(*commands: list[str]) -> subprocess.CompletedProcess:
+def _run_dbt_commands(env: dict, *commands: list[str]) -> subprocess.CompletedProcess:
     script = (
         "import sys\n"
         "from tally.dbt_invocation import run_dbt\n"
@@ -303,13 +304,13 @@ def _run_dbt_commands(*commands: list[str]) -> subprocess.CompletedProcess:
         "        sys.exit(1)\n"
     )
     return subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_DIR
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_DIR, env=env
     )
 
 
 def test_analyses_compile_and_run_and_docs_generate(built):
     result = _run_dbt_commands(
-        ["compile", "--select", "resource_type:analysis"], ["docs", "generate"]
+        built["env"], ["compile", "--select", "resource_type:analysis"], ["docs", "generate"]
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert (built["home"] / "target" / "catalog.json").exists()
@@ -365,18 +366,26 @@ def test_sqlfluff_lint_is_clean(built):
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
 
-def test_snapshot_keeps_both_versions_while_the_dim_shows_the_latest(built):
+def test_snapshots_keep_both_versions_while_the_dims_show_the_latest(built):
     # Second version: Acme moves to Nepal time; Globex and Initech reloaded unchanged.
     second = _jsonl(built["folder"] / "organizations_v2.jsonl", _organizations("Asia/Kathmandu"))
-    run_tally("load", str(second))
-    run_tally("rollup")
+    run_tally("load", str(second), env=built["env"])
+    # And the price list is edited in git: gpt-4o's current input price.
+    prices = built["project"] / "seeds" / "model_prices.csv"
+    row = "gpt-4o,openai,2024-10-02 00:00:00,2.50,10.00"
+    assert row in prices.read_text()
+    prices.write_text(
+        prices.read_text().replace(row, "gpt-4o,openai,2024-10-02 00:00:00,2.25,10.00")
+    )
+    run_tally("rollup", env=built["env"])
+
     versions = query(
         built["url"],
         """
         select org_id, timezone, dbt_valid_from, dbt_valid_to
         from snapshots.snp_organizations
         order by org_id, dbt_valid_from
-    """,
+        """,
     )
     acme = [row for row in versions if row[0] == "org_acme"]
     assert [row[1] for row in acme] == ["Asia/Kolkata", "Asia/Kathmandu"]
@@ -387,3 +396,19 @@ def test_snapshot_keeps_both_versions_while_the_dim_shows_the_latest(built):
         built["url"], "select timezone from analytics.dim_organizations where org_id = 'org_acme'"
     )
     assert timezone == "Asia/Kathmandu"
+
+    price_versions = query(
+        built["url"],
+        """
+        select input_usd_per_1m::text, dbt_valid_to is null
+        from snapshots.snp_model_prices
+        where model_id = 'gpt-4o' and effective_from = '2024-10-02 00:00:00+00'
+        order by dbt_valid_from
+        """,
+    )
+    assert price_versions == [("2.50", False), ("2.25", True)]
+    [(price,)] = query(
+        built["url"],
+        "select input_usd_per_1m::text from analytics.dim_models where model_id = 'gpt-4o'",
+    )
+    assert price == "2.25"
