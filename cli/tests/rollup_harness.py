@@ -24,6 +24,7 @@ USAGE_SELECTION = ("--select", "+fct_usage_hourly", "+fct_usage_daily", "+rpt_us
 
 
 def copy_project(destination: Path) -> Path:
+    destination.mkdir(parents=True, exist_ok=True)
     for part in PROJECT_PARTS:
         source = PROJECT_DIR / part
         if source.is_dir():

@@ -18,7 +18,10 @@
         materialises a CTE used twice, which would read all events on every run.
     -#}
     {%- set by_local_date = bucket == 'local_date' -%}
-    {%- set model_name = this.identifier %}
+    {#- the table's name keys its state; a unit test's `this` is nameless, so its name comes
+        from the tested node's id (model.tally.fct_usage_daily.v2 -> fct_usage_daily_v2) -#}
+    {%- set tested_node = model.get('tested_node_unique_id') or '' -%}
+    {%- set model_name = this.identifier or tested_node.split('.', 2)[-1].replace('.v', '_v') %}
 
 with
 
