@@ -335,6 +335,20 @@ def test_analyses_compile_and_run_and_docs_generate(built):
     assert sum(row[2] for row in bill) == requests > 0
 
 
+def test_email_hash_key_comes_from_the_environment(built):
+    """Any key, longer than SHA-256's block, with a quote and non-ASCII: still Python's HMAC."""
+    key = "k\u00e9y's-secret-" * 8
+    result = _run_dbt_commands(
+        {**built["env"], "TALLY_PII_HASH_KEY": key}, ["run", "--select", "dim_users"]
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    [(email_hash,)] = query(
+        built["url"], "select email_hash from analytics.dim_users where user_id = 'u1'"
+    )
+    expected = hmac.new(key.encode(), EMAILS[0].lower().encode(), hashlib.sha256).hexdigest()
+    assert email_hash == expected
+
+
 # The schema layer's SQL; `make lint` lints the whole project.
 LINTED_PATHS = ("models/staging", "models/marts/core", "analyses", "snapshots")
 
