@@ -100,7 +100,7 @@ def _summarize(label: str, validation) -> CheckResult:
             message = outcome.exception_info.get("exception_message") or "raised an exception"
             broken.append(f"{name}: {message.strip().splitlines()[0][:200]}")
         elif not outcome.success:
-            failed.append(f"{name}: {_observed(outcome.result)}")
+            failed.append(f"{name}: {_observed(outcome.expectation_config, outcome.result)}")
     total = len(validation.results)
     data = {"expectations": total, "failed": failed, "errors": broken}
     if broken:
@@ -123,11 +123,18 @@ def _describe(config) -> str:
     return f"{config.type}({', '.join(columns)})"
 
 
-def _observed(result: dict) -> str:
+def _observed(config, result: dict) -> str:
+    if config.type == "unexpected_rows_expectation":
+        count = result.get("observed_value")
+        return f"{count} unexpected row{'s' if count != 1 else ''}"
     if result.get("unexpected_count") is not None:
         count = result["unexpected_count"]
-        sample = result.get("partial_unexpected_list") or []
-        shown = f", e.g. {sample[:3]}" if sample and not isinstance(sample[0], dict) else ""
+        sample = [
+            v
+            for v in result.get("partial_unexpected_list") or []
+            if not isinstance(v, dict | list | tuple)
+        ]
+        shown = f", e.g. {', '.join(map(repr, sample[:3]))}" if sample else ""
         return f"{count} unexpected row{'s' if count != 1 else ''}{shown}"
     if "observed_value" in result:
         return f"observed {result['observed_value']}"
