@@ -6,6 +6,7 @@ rollups anyway.)
 """
 
 import json
+import time
 
 import psycopg
 import pytest
@@ -166,3 +167,10 @@ def test_rows_affected_come_from_dbt_run_results(tmp_path, monkeypatch):
         "rows_affected_by_model": {"fct_usage_hourly": 12, "fct_usage_daily.v2": 5},
     }
     assert _dbt_changes(2**40) == {}  # written before the command started: not its own
+
+
+@pytest.mark.parametrize("value", ["t" * 10_000, "a=" * 5_000, "x://" * 2_500, "ab:" * 3_000 + "@"])
+def test_redact_takes_linear_time_on_long_values(value):
+    started = time.monotonic()
+    redact({"target": value, "paths": [value]})
+    assert time.monotonic() - started < 1.0
