@@ -14,6 +14,7 @@ final as (
         file_name,
         file_sha256,
         file_format,
+        file_size_bytes,
         status as load_status,
         failure_reason,
         commit_seq,
