@@ -34,7 +34,9 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
     """Build everything with dbt; rollups of the same database wait for each other."""
     with connect(target, autocommit=True) as lock_conn:
         apply_pending(lock_conn)
-        if not lock_conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[0]:
+        if not lock_conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[
+            0
+        ]:
             click.echo("waiting for another tally rollup on this database to finish...", err=True)
             lock_conn.execute("select pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
         result = run_dbt(target, "build", *(["--full-refresh"] if full_refresh else []))

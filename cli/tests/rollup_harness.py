@@ -9,18 +9,35 @@ from pathlib import Path
 import psycopg
 from click.testing import CliRunner
 from conftest import PROJECT_DIR, SCHEMAS
-from usage_reference import Ledger, PriceList, actual_rollup
-
 from tally.cli import cli
 from tally.dbt_invocation import run_dbt
 from tally.migrations import apply_pending
+from usage_reference import Ledger, PriceList, actual_rollup
 
-PROJECT_PARTS = ("dbt_project.yml", "profiles.example.yml", "models", "macros", "seeds",
-                 "snapshots", "tests", "analyses")
-ROLLUPS = {"fct_usage_hourly": "hour", "fct_usage_daily_v1": "utc_date",
-           "fct_usage_daily_v2": "local_date"}
-USAGE_SELECTION = ("--select", "+fct_usage_hourly", "+fct_usage_daily", "+rpt_usage_reconciliation",
-                   "--exclude", "resource_type:test", "resource_type:unit_test")
+PROJECT_PARTS = (
+    "dbt_project.yml",
+    "profiles.example.yml",
+    "models",
+    "macros",
+    "seeds",
+    "snapshots",
+    "tests",
+    "analyses",
+)
+ROLLUPS = {
+    "fct_usage_hourly": "hour",
+    "fct_usage_daily_v1": "utc_date",
+    "fct_usage_daily_v2": "local_date",
+}
+USAGE_SELECTION = (
+    "--select",
+    "+fct_usage_hourly",
+    "+fct_usage_daily",
+    "+rpt_usage_reconciliation",
+    "--exclude",
+    "resource_type:test",
+    "resource_type:unit_test",
+)
 
 
 def copy_project(destination: Path) -> Path:
@@ -84,7 +101,8 @@ class Pipeline:
                 missing = {k: v for k, v in expected.items() if actual.get(k) != v}
                 extra = {k: v for k, v in actual.items() if k not in expected}
                 assert not missing and not extra, (
-                    f"{table}: expected but not found {missing}; found but not expected {extra}")
+                    f"{table}: expected but not found {missing}; found but not expected {extra}"
+                )
             mismatches = conn.execute(
                 "select count(*) from analytics.rpt_usage_reconciliation where status != 'ok'"
             ).fetchone()[0]

@@ -13,16 +13,24 @@ import psycopg
 import pytest
 from conftest import PROJECT_DIR, query
 from rollup_harness import Pipeline, copy_project, reset_database
-
 from tally.load.batch import commit_batch
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def event(event_id, at, org="org_a", model="gpt-4o", tokens=(1000, 500), **fields):
-    return {"event_id": event_id, "org_id": org, "user_id": "u1", "api_key_id": "k1",
-            "model_id": model, "event_time": at.isoformat(), "input_tokens": tokens[0],
-            "output_tokens": tokens[1], "status": "success", **fields}
+    return {
+        "event_id": event_id,
+        "org_id": org,
+        "user_id": "u1",
+        "api_key_id": "k1",
+        "model_id": model,
+        "event_time": at.isoformat(),
+        "input_tokens": tokens[0],
+        "output_tokens": tokens[1],
+        "status": "success",
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -36,8 +44,12 @@ def pipeline(db_url, tmp_path, monkeypatch):
 
 
 def hourly_requests(url, org="org_a"):
-    return query(url, "select usage_hour, sum(request_count) from analytics.fct_usage_hourly"
-                      " where org_id = %s group by 1 order by 1", [org])
+    return query(
+        url,
+        "select usage_hour, sum(request_count) from analytics.fct_usage_hourly"
+        " where org_id = %s group by 1 order by 1",
+        [org],
+    )
 
 
 def test_an_event_200_days_late_is_counted(pipeline):
@@ -53,16 +65,22 @@ def test_an_event_200_days_late_is_counted(pipeline):
 
 def test_a_void_after_the_rollup_removes_the_event_and_its_empty_bucket(pipeline):
     lonely_hour = NOW - timedelta(days=3)
-    pipeline.load("events", [event("keep", NOW - timedelta(hours=2)), event("void-me", lonely_hour)])
+    pipeline.load(
+        "events", [event("keep", NOW - timedelta(hours=2)), event("void-me", lonely_hour)]
+    )
     pipeline.rollup()
     assert len(hourly_requests(pipeline.url)) == 2
     pipeline.load("voids", [{"event_id": "void-me", "voided_at": NOW.isoformat()}])
     pipeline.rollup()
     pipeline.assert_matches_reference()
     assert [hour for hour, _ in hourly_requests(pipeline.url)] == [
-        (NOW - timedelta(hours=2)).replace(minute=0, second=0)]
-    daily = query(pipeline.url, "select count(*) from analytics.fct_usage_daily"
-                                " where usage_date = %s", [lonely_hour.date()])
+        (NOW - timedelta(hours=2)).replace(minute=0, second=0)
+    ]
+    daily = query(
+        pipeline.url,
+        "select count(*) from analytics.fct_usage_daily where usage_date = %s",
+        [lonely_hour.date()],
+    )
     assert daily == [(0,)]
 
 
@@ -80,19 +98,25 @@ def _begin_load(url, event_id, at):
     batch_id = conn.execute(
         "insert into raw.load_batches (kind, file_name, file_sha256, file_format, status)"
         " values ('events', 'in-flight.jsonl', %s, 'jsonl', 'loaded') returning batch_id",
-        [os.urandom(8).hex()]).fetchone()[0]
+        [os.urandom(8).hex()],
+    ).fetchone()[0]
     conn.execute(
         "insert into raw.events (event_id, org_id, model_id, event_time, input_tokens,"
         " output_tokens, status, batch_id, record_number) values"
-        " (%s, 'org_a', 'gpt-4o', %s, 10, 10, 'success', %s, 1)", [event_id, at, batch_id])
+        " (%s, 'org_a', 'gpt-4o', %s, 10, 10, 'success', %s, 1)",
+        [event_id, at, batch_id],
+    )
     return conn, batch_id
 
 
 def _wait_for_lock_wait(url, process, lock_kind, timeout=120):
     """Until a backend of the process under test waits on a lock of this kind."""
     deadline = time.monotonic() + timeout
-    while not query(url, "select 1 from pg_stat_activity where wait_event_type = 'Lock'"
-                         " and wait_event = %s", [lock_kind]):
+    while not query(
+        url,
+        "select 1 from pg_stat_activity where wait_event_type = 'Lock' and wait_event = %s",
+        [lock_kind],
+    ):
         assert process.poll() is None, process.communicate()[0]
         assert time.monotonic() < deadline, "the rollup never reached the lock"
         time.sleep(0.2)
@@ -116,8 +140,13 @@ def test_a_rollup_waits_for_a_load_that_is_committing(pipeline):
     pipeline.rollup()
     committing, batch_id = _begin_load(pipeline.url, "committing", NOW - timedelta(hours=3))
     commit_batch(committing, batch_id)  # holds the commit lock: the rollup's bound must wait
-    rollup = subprocess.Popen([sys.executable, "-m", "tally", "rollup"], cwd=PROJECT_DIR,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rollup = subprocess.Popen(
+        [sys.executable, "-m", "tally", "rollup"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     _wait_for_lock_wait(pipeline.url, rollup, "advisory")
     committing.commit()
     committing.close()
@@ -132,17 +161,32 @@ def test_a_rollup_killed_mid_way_is_repaired_by_the_next(pipeline):
     pipeline.load("events", [event("later", NOW - timedelta(days=40))])
     pipeline.load("voids", [{"event_id": "e2", "voided_at": NOW.isoformat()}])
     blocker = psycopg.connect(pipeline.url)
-    blocker.execute("select * from ops.rollup_watermarks where model_name = 'fct_usage_daily_v2'"
-                    " for update")  # the v2 model will wait here, after others committed
-    rollup = subprocess.Popen([sys.executable, "-m", "tally", "rollup"], cwd=PROJECT_DIR,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    blocker.execute(
+        "select * from ops.rollup_watermarks where model_name = 'fct_usage_daily_v2' for update"
+    )  # the v2 model will wait here, after others committed
+    rollup = subprocess.Popen(
+        [sys.executable, "-m", "tally", "rollup"],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     _wait_for_lock_wait(pipeline.url, rollup, "transactionid")
+    deadline = time.monotonic() + 120
+    while (
+        query(
+            pipeline.url, "select count(*) from ops.rollup_watermarks where applied_commit_seq = 3"
+        )[0][0]
+        < 2
+    ):  # hourly and v1 done
+        assert time.monotonic() < deadline and rollup.poll() is None
+        time.sleep(0.2)
     rollup.send_signal(signal.SIGKILL)
     rollup.wait()
     blocker.rollback()
     blocker.close()
-    watermarks = dict(query(pipeline.url, "select model_name, applied_commit_seq"
-                                          " from ops.rollup_watermarks"))
+    watermarks = dict(
+        query(pipeline.url, "select model_name, applied_commit_seq from ops.rollup_watermarks")
+    )
     assert watermarks["fct_usage_daily_v2"] < max(watermarks.values())  # v2 was left behind
     pipeline.rollup()
     pipeline.assert_matches_reference()
@@ -151,9 +195,14 @@ def test_a_rollup_killed_mid_way_is_repaired_by_the_next(pipeline):
 def test_a_price_edit_reprices_exactly_the_affected_rows(pipeline):
     old_era = datetime(2024, 1, 10, 12, tzinfo=UTC)
     new_era = datetime(2024, 8, 10, 12, tzinfo=UTC)
-    pipeline.load("events", [event("old", old_era, model="gpt-4o"),
-                             event("new", new_era, model="gpt-4o"),
-                             event("other", new_era, model="claude-3-5-sonnet")])
+    pipeline.load(
+        "events",
+        [
+            event("old", old_era, model="gpt-4o"),
+            event("new", new_era, model="gpt-4o"),
+            event("other", new_era, model="claude-3-5-sonnet"),
+        ],
+    )
     pipeline.rollup()
     before = pipeline.snapshot()["fct_usage_hourly"]
     lines = pipeline.prices_csv.read_text().splitlines()
@@ -162,10 +211,15 @@ def test_a_price_edit_reprices_exactly_the_affected_rows(pipeline):
     pipeline.rollup()
     pipeline.assert_matches_reference()
     after = pipeline.snapshot()["fct_usage_hourly"]
-    changed = {key[4] + "@" + key[0].date().isoformat() for key in after if after[key] != before[key]}
+    changed = {
+        f"{key[4]}@{key[0].astimezone(UTC).date()}" for key in after if after[key] != before[key]
+    }
     assert changed == {"gpt-4o@2024-08-10"}
     new_cost = next(v for k, v in after.items() if k[4] == "gpt-4o" and k[0] == new_era)[6]
-    assert new_cost == Decimal("1000") * Decimal("1.25") / 10**6 + Decimal("500") * Decimal("7.50") / 10**6
+    assert (
+        new_cost
+        == Decimal("1000") * Decimal("1.25") / 10**6 + Decimal("500") * Decimal("7.50") / 10**6
+    )
 
 
 def test_an_organization_arriving_late_moves_its_days_to_its_timezone(pipeline):
@@ -173,11 +227,16 @@ def test_an_organization_arriving_late_moves_its_days_to_its_timezone(pipeline):
     pipeline.load("events", [event("e", late_evening_utc, org="org_in")])
     pipeline.rollup()
     assert query(pipeline.url, "select usage_date from analytics.fct_usage_daily") == [
-        (late_evening_utc.date(),)]
-    pipeline.load("organizations", [{"org_id": "org_in", "name": "India", "timezone": "Asia/Kolkata"}])
+        (late_evening_utc.date(),)
+    ]
+    pipeline.load(
+        "organizations", [{"org_id": "org_in", "name": "India", "timezone": "Asia/Kolkata"}]
+    )
     pipeline.rollup()
     pipeline.assert_matches_reference()
     assert query(pipeline.url, "select usage_date from analytics.fct_usage_daily") == [
-        (late_evening_utc.date() + timedelta(days=1),)]
+        (late_evening_utc.date() + timedelta(days=1),)
+    ]
     assert query(pipeline.url, "select usage_date from analytics.fct_usage_daily_v1") == [
-        (late_evening_utc.date(),)]
+        (late_evening_utc.date(),)
+    ]

@@ -11,13 +11,20 @@ from hypothesis import strategies as st
 from rollup_harness import Pipeline, copy_project, reset_database
 
 ORGS = ("org_a", "org_b", "org_c")
-TIMEZONES = (None, "UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York",
-             "Australia/Lord_Howe", "Pacific/Chatham")
+TIMEZONES = (
+    None,
+    "UTC",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+)
 OFFSETS = ("Z", "+05:30", "-08:00", "+05:45", "")
 ANCHORS = (
-    datetime(2024, 5, 13, tzinfo=UTC),        # a price change of several models
-    datetime(2026, 3, 8, 7, tzinfo=UTC),      # America/New_York springs forward
-    datetime(2026, 11, 1, 6, tzinfo=UTC),     # ... and falls back
+    datetime(2024, 5, 13, tzinfo=UTC),  # a price change of several models
+    datetime(2026, 3, 8, 7, tzinfo=UTC),  # America/New_York springs forward
+    datetime(2026, 11, 1, 6, tzinfo=UTC),  # ... and falls back
     datetime(2026, 11, 19, 18, 30, tzinfo=UTC),  # local midnight in Asia/Kolkata
     datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
     datetime(2023, 6, 13, tzinfo=UTC),
@@ -52,32 +59,68 @@ def _timestamp(moment: datetime, offset: str) -> str:
 def events(models):
     return st.builds(
         lambda n, org, user, key, model, at, offset, tokens_in, tokens_out, ok: {
-            "event_id": f"evt-{n}", "org_id": org, "user_id": user, "api_key_id": key,
-            "model_id": model, "event_time": _timestamp(at, offset), "input_tokens": tokens_in,
-            "output_tokens": tokens_out, "status": "success" if ok else "error",
+            "event_id": f"evt-{n}",
+            "org_id": org,
+            "user_id": user,
+            "api_key_id": key,
+            "model_id": model,
+            "event_time": _timestamp(at, offset),
+            "input_tokens": tokens_in,
+            "output_tokens": tokens_out,
+            "status": "success" if ok else "error",
         },
-        st.integers(0, 30), st.sampled_from(ORGS), st.sampled_from([None, "u1", "u2"]),
-        st.sampled_from([None, "k1"]), st.sampled_from(models), instants,
+        st.integers(0, 30),
+        st.sampled_from(ORGS),
+        st.sampled_from([None, "u1", "u2"]),
+        st.sampled_from([None, "k1"]),
+        st.sampled_from(models),
+        instants,
         st.sampled_from(OFFSETS),
-        st.one_of(st.integers(0, 5000), st.just(2**62)), st.integers(0, 5000),
+        st.one_of(st.integers(0, 5000), st.just(2**62)),
+        st.integers(0, 5000),
         st.booleans(),
     )
 
 
 def batches(models):
     return st.lists(
-        st.fixed_dictionaries({
-            "organizations": st.lists(st.builds(
-                lambda org, tz: {"org_id": org, "name": org.upper(), "timezone": tz, "plan": "pro"},
-                st.sampled_from(ORGS), st.sampled_from(TIMEZONES)), max_size=2),
-            "events": st.lists(events(models), max_size=8),
-            "voids": st.lists(st.builds(
-                lambda n: {"event_id": f"evt-{n}", "voided_at": "2026-11-21T00:00:00Z",
-                           "reason": "refund"}, st.integers(0, 30)), max_size=3),
-            "price_edit": st.one_of(st.none(), st.tuples(st.integers(0, 10**6), st.sampled_from(
-                ["reprice", "new_row"]), instants)),
-        }),
-        min_size=1, max_size=3,
+        st.fixed_dictionaries(
+            {
+                "organizations": st.lists(
+                    st.builds(
+                        lambda org, tz: {
+                            "org_id": org,
+                            "name": org.upper(),
+                            "timezone": tz,
+                            "plan": "pro",
+                        },
+                        st.sampled_from(ORGS),
+                        st.sampled_from(TIMEZONES),
+                    ),
+                    max_size=2,
+                ),
+                "events": st.lists(events(models), max_size=8),
+                "voids": st.lists(
+                    st.builds(
+                        lambda n: {
+                            "event_id": f"evt-{n}",
+                            "voided_at": "2026-11-21T00:00:00Z",
+                            "reason": "refund",
+                        },
+                        st.integers(0, 30),
+                    ),
+                    max_size=3,
+                ),
+                "price_edit": st.one_of(
+                    st.none(),
+                    st.tuples(
+                        st.integers(0, 10**6), st.sampled_from(["reprice", "new_row"]), instants
+                    ),
+                ),
+            }
+        ),
+        min_size=1,
+        max_size=3,
     )
 
 
@@ -103,14 +146,18 @@ def project(tmp_path_factory):
     return copy_project(tmp_path_factory.mktemp("project"))
 
 
-@settings(max_examples=int(os.environ.get("TALLY_PROPERTY_EXAMPLES", "8")), deadline=None,
-          derandomize=bool(os.environ.get("CI")),
-          # each step costs seconds of dbt: report the example found rather than shrink it
-          phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("TALLY_PROPERTY_EXAMPLES", "8")),
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    # each step costs seconds of dbt: report the example found rather than shrink it
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
-def test_incremental_equals_full_refresh_and_reference(data, db_url, project, tmp_path,
-                                                       monkeypatch):
+def test_incremental_equals_full_refresh_and_reference(
+    data, db_url, project, tmp_path, monkeypatch
+):
     monkeypatch.setenv("TALLY_PROJECT_DIR", str(project))
     copy_project(project)  # every example starts from the repository's prices
     reset_database(db_url)

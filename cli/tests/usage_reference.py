@@ -12,8 +12,15 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-MEASURES = ("request_count", "success_count", "error_count", "input_tokens", "output_tokens",
-            "total_tokens", "cost_usd")
+MEASURES = (
+    "request_count",
+    "success_count",
+    "error_count",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+)
 
 
 def parse_time(text: str) -> datetime:
@@ -31,8 +38,13 @@ class PriceList:
         with path.open() as handle:
             for row in csv.DictReader(handle):
                 effective_from = datetime.fromisoformat(row["effective_from"]).replace(tzinfo=UTC)
-                rows[row["model_id"]].append((effective_from, Decimal(row["input_usd_per_1m"]),
-                                              Decimal(row["output_usd_per_1m"])))
+                rows[row["model_id"]].append(
+                    (
+                        effective_from,
+                        Decimal(row["input_usd_per_1m"]),
+                        Decimal(row["output_usd_per_1m"]),
+                    )
+                )
         return cls({model: sorted(prices) for model, prices in rows.items()})
 
     def cost(self, model_id: str, at: datetime, input_tokens: int, output_tokens: int):
@@ -76,9 +88,16 @@ class Ledger:
             elif grain == "utc_date":
                 bucket = at.date()
             else:
-                bucket = at.astimezone(ZoneInfo(self.timezones.get(event["org_id"]) or "UTC")).date()
-            key = (bucket, event["org_id"], event.get("user_id"), event.get("api_key_id"),
-                   event["model_id"])
+                bucket = at.astimezone(
+                    ZoneInfo(self.timezones.get(event["org_id"]) or "UTC")
+                ).date()
+            key = (
+                bucket,
+                event["org_id"],
+                event.get("user_id"),
+                event.get("api_key_id"),
+                event["model_id"],
+            )
             row = rows.setdefault(key, [0, 0, 0, 0, 0, 0, Decimal(0), 0])
             success = event["status"] == "success"
             cost = prices.cost(event["model_id"], at, event["input_tokens"], event["output_tokens"])
@@ -101,5 +120,7 @@ def actual_rollup(conn, table: str) -> dict[tuple, tuple]:
         f"select {bucket}, org_id, user_id, api_key_id, model_id, {', '.join(MEASURES)}"
         f" from analytics.{table}"
     ).fetchall()
-    return {tuple(row[:5]): tuple(int(v) if i < 6 else v for i, v in enumerate(row[5:]))
-            for row in found}
+    return {
+        tuple(row[:5]): tuple(int(v) if i < 6 else v for i, v in enumerate(row[5:]))
+        for row in found
+    }
