@@ -77,7 +77,7 @@ class Ledger:
             self.timezones[record["org_id"]] = record.get("timezone") or None
 
     def rollup(self, prices: PriceList, grain: str) -> dict[tuple, tuple]:
-        """Expected rows of fct_usage_hourly ('hour'), _daily_v1 ('utc_date') or _v2 ('local_date')."""
+        """Expected rows of a rollup; grain: hour, utc_date (daily v1) or local_date (v2)."""
         rows: dict[tuple, list] = {}
         for event_id, event in self.events.items():
             if event_id in self.voided:
