@@ -246,13 +246,14 @@ class EmbeddedServer:
 
     def _ensure_database(self) -> None:
         import psycopg
+        from psycopg import sql
 
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute(
                 "select 1 from pg_database where datname = %s", [DATABASE]
             ).fetchone()
             if not exists:
-                conn.execute(f'create database "{DATABASE}"')
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
 
     def stop(self) -> bool:
         """Stop the server if it is running; True when this call stopped it."""
