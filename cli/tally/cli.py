@@ -8,7 +8,6 @@ import click
 
 from tally import __version__
 from tally.audit import audited
-from tally.errors import TallyError
 from tally.targets import default_target
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -178,15 +177,11 @@ def rollup(target, full_refresh):
     Example:
       tally rollup
     """
-    from tally.database import connect
-    from tally.dbt_invocation import run_dbt
-    from tally.migrations import apply_pending
+    from tally.rollup import run_rollup
 
-    with connect(target) as conn:
-        apply_pending(conn)
-    result = run_dbt(target, "build", *(["--full-refresh"] if full_refresh else []))
-    if not result.success:
-        raise TallyError("dbt build failed (see dbt's output above)")
+    summary = run_rollup(target, full_refresh)
+    for table, rows in sorted(summary.rows_changed.items()):
+        click.echo(f"{table}: {rows} rows changed")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -217,6 +212,48 @@ def verify(target, as_json):
             click.echo(line)
     if not report.ok:
         raise click.exceptions.Exit(1)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--events", "-n", type=click.IntRange(min=0), required=True, help="How many events.")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Folder."
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same files.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "parquet"]),
+    default="jsonl",
+    show_default=True,
+)
+@click.option("--gzip", "gz", is_flag=True, help="Compress every file (.gz).")
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True)
+@click.option("--late", type=click.FloatRange(0, 1), default=0.01, show_default=True)
+@click.option("--duplicates", type=click.FloatRange(0, 1), default=0.005, show_default=True)
+@click.option("--voided", type=click.FloatRange(0, 1), default=0.002, show_default=True)
+@click.option("--bad", type=click.FloatRange(0, 1), default=0.001, show_default=True)
+@json_option
+def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as_json):
+    """Write a realistic synthetic data set, one file per kind, that `tally load DIR` loads.
+
+    Fractions are shares of the events: late (up to 240 days old), duplicates (re-sent, one in
+    five with a changed field), voided, and bad (each breaking one rule of the contract).
+
+    \b
+    Example:
+      tally generate --events 1000000 --out data/ --seed 7 --format csv --gzip
+    """
+    from tally.generate import Fractions
+    from tally.generate import generate as write_data_set
+
+    fractions = Fractions(late=late, duplicates=duplicates, voided=voided, bad=bad)
+    result = write_data_set(events, out, seed, fmt, gz, fractions, days)
+    if as_json:
+        click.echo(json.dumps(result.files))
+    else:
+        for path, rows in result.files.items():
+            click.echo(f"{path}: {rows} records")
 
 
 def main():

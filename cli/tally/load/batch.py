@@ -14,14 +14,19 @@ from psycopg import errors
 
 from tally.load.discovery import InputFile
 from tally.load.kinds import KINDS
+from tally.load.parsing import first_line
 from tally.load.reading import ByteSource, FileRejected, sha256_of
 from tally.load.staging import stage_file
 from tally.load.summary import FileResult
-from tally.load.writing import write_batch
+from tally.load.validation import Context
+from tally.load.writing import record_conflicts, write_batch
 
 COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup_upper_bound.sql
-RETRIES = 5  # a deadlock between two loads of overlapping files aborts one; it loads again
+# Two loads of overlapping files: the later to commit a key fails (unique violation or
+# deadlock) and loads its file again, now seeing the other's rows as duplicates.
+RETRIES = 10
 TEMP_BUFFERS = "256MB"  # the stage table lives in the server's local buffers while it fits
+WORK_MEM = "256MB"  # the server's sort of a file's keys (first loaded wins), not tally's memory
 
 
 class _AlreadyLoaded(Exception):  # noqa: N818 - control flow out of the transaction
@@ -41,8 +46,22 @@ def commit_batch(conn: psycopg.Connection, batch_id: int) -> None:
 def prepare_session(conn: psycopg.Connection) -> None:
     """Before the session's first temporary table: room for the stage table, UTC."""
     conn.execute(f"set temp_buffers = '{TEMP_BUFFERS}'")
+    conn.execute(f"set work_mem = '{WORK_MEM}'")
     conn.execute("set timezone = 'UTC'")
     conn.commit()
+
+
+_TIMEZONES: frozenset[str] | None = None
+
+
+def _context(conn: psycopg.Connection) -> Context:
+    """What validation needs from the database: the load's start and the known time zones."""
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        rows = conn.execute("select name from pg_timezone_names").fetchall()
+        _TIMEZONES = frozenset(name for (name,) in rows)
+    now = conn.execute("select (extract(epoch from now()) * 1000000)::bigint").fetchone()[0]
+    return Context(load_time_us=now, timezones=_TIMEZONES)
 
 
 def _loaded_before(conn: psycopg.Connection, kind: str, sha: str) -> bool:
@@ -85,10 +104,14 @@ def _load_once(
                 [file.kind, file.label, size, file.format],
             ).fetchone()[0]
             source = ByteSource(file.path, file.gzip, on_progress)
-            stage = stage_file(conn, file.format, kind, source)
-            counts = write_batch(conn, kind, stage, batch_id, file.label)
-            if counts.read == 0:
+            records = stage_file(conn, file.format, kind, source, _context(conn))
+            if records == 0:
                 raise FileRejected("no records")
+            counts = write_batch(conn, kind, batch_id, file.label)
+            counts.read = records
+            counts.duplicate = records - counts.quarantined - counts.loaded
+            if kind.name == "events" and counts.duplicate:
+                counts.conflicting = record_conflicts(conn, kind, batch_id)
             conn.execute(
                 "update raw.load_batches set file_sha256 = %s, records_read = %s,"
                 " records_loaded = %s, records_duplicate = %s, records_conflicting = %s,"
@@ -146,12 +169,16 @@ def load_file(
             try:
                 result = _load_once(conn, file, on_progress)
                 break
-            except (errors.DeadlockDetected, errors.SerializationFailure):
+            except (errors.UniqueViolation, errors.DeadlockDetected, errors.SerializationFailure):
                 if attempt == RETRIES - 1:
                     raise
     except FileRejected as error:
         result = FileResult(file.label, file.kind, file.format, status="failed", error=str(error))
         _record_failure(conn, file, str(error))
+    except psycopg.errors.DataError as error:  # a value validation let through: still one line
+        message = f"the database refused a value: {first_line(error)}"
+        result = FileResult(file.label, file.kind, file.format, status="failed", error=message)
+        _record_failure(conn, file, message)
     except OSError as error:
         message = f"cannot read: {error.strerror or error}"
         result = FileResult(file.label, file.kind, file.format, status="failed", error=message)

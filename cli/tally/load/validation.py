@@ -1,151 +1,215 @@
-"""The contract's record rules as set-based SQL over the `stage` table.
+"""The contract's record rules, vectorised with pyarrow over a batch of records.
 
-`checked_sql` yields one row per staged record: its record_number, the record as given (text),
-each field as text (an empty string is NULL: absent and empty mean the same), and `reason`,
-NULL for a valid record or the first rule it breaks. Writers cast the text of valid records.
+`check` returns the batch as the stage table's columns: the record number, the first rule the
+record breaks (NULL for a valid record), the record as given (for a broken one only) and each
+field in its raw-layer type. It runs in the loading process while PostgreSQL ingests the
+previous batch, so validation costs the database nothing.
 """
 
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from tally.load.kinds import KEY_PREFIX_LENGTH, KEY_PREFIX_MAX, SECRET_FIELDS, Field, Kind
-from tally.load.staging import Stage
+from tally.load.parsing import Batch
 
-ISO_8601 = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}([.,]\d+)?)?)?([Zz]|[+-]\d{2}(:?\d{2})?)?$"
-FUTURE_SLACK = "24 hours"  # event_time may be at most this far after the load's start
-WITHHELD = "(withheld: an api_keys record that cannot be parsed may hold a secret)"
-
-CAST = {"timestamp": "timestamptz", "bigint": "bigint"}
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+ISO_8601 = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+_DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
+_HAS_ZONE = r"(Z|[+-]\d{2}(:?\d{2})?)$"
+MAX_BIGINT = "9223372036854775807"
+FUTURE_SLACK_US = 24 * 3600 * 1_000_000  # event_time may be at most 24 h after the load's start
+TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def _field_rules(field: Field, kind: Kind) -> list[str]:
-    """CASE branches `when <broken> then <reason>` for one field, in the order they are tried."""
-    x, name = field.name, field.name
-    rules = []
-    if field.required:
-        rules.append(f"when {x} is null then 'missing {name}'")
-    if field.max_length:
-        rules.append(
-            f"when length({x}) > {field.max_length}"
-            f" then '{name} longer than {field.max_length} characters'"
-        )
-    if field.type == "timestamp":
-        rules.append(
-            f"when not ({x} ~ {_quote(ISO_8601)} and pg_input_is_valid({x}, 'timestamptz'))"
-            f" then '{name} is not an ISO-8601 timestamp'"
-        )
-        if kind.name == "events" and name == "event_time":
-            rules.append(
-                f"when {x}::timestamptz > now() + interval '{FUTURE_SLACK}'"
-                f" then '{name} more than 24 h after load time'"
+@dataclass(frozen=True)
+class Context:
+    load_time_us: int  # the loading transaction's now(), microseconds since the epoch
+    timezones: frozenset[str]  # pg_timezone_names of the database
+
+
+def stage_types(kind: Kind) -> dict[str, pa.DataType]:
+    types = {"timestamp": TIMESTAMP, "bigint": pa.int64()}
+    return {f.name: types.get(f.type, pa.string()) for f in kind.fields}
+
+
+class _Reasons:
+    """The first broken rule per record, filled rule by rule."""
+
+    def __init__(self, n: int, shape: list[str | None] | None):
+        self.values = np.array(shape if shape else [None] * n, dtype=object)
+        self.open = np.array([r is None for r in self.values], dtype=bool) if shape else None
+        if self.open is None:
+            self.open = np.ones(n, dtype=bool)
+
+    def add(self, broken, reason: str) -> None:
+        mask = _np(broken) & self.open
+        if mask.any():
+            self.values[mask] = reason
+            self.open &= ~mask
+
+
+def _np(array) -> np.ndarray:
+    if isinstance(array, np.ndarray):
+        return array
+    return pc.fill_null(array, False).to_numpy(zero_copy_only=False)
+
+
+def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
+    if pa.types.is_timestamp(column.type):
+        return column.cast(pa.timestamp("us", tz=column.type.tz or "UTC"))
+    if not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    if column.null_count == 0:
+        try:  # the common case: every value has its offset; pyarrow parses only ISO-8601
+            return column.cast(TIMESTAMP)
+        except pa.ArrowInvalid:
+            pass
+    shaped = pc.match_substring_regex(column, ISO_8601)
+    reasons.add(pc.and_(pc.is_valid(column), pc.invert(shaped)), _not_iso(field))
+    text = pc.if_else(shaped, column, pa.scalar(None, pa.string()))
+    text = pc.if_else(
+        pc.match_substring_regex(text, _DATE_ONLY),
+        pc.binary_join_element_wise(text, "T00:00:00", ""),
+        text,
+    )
+    zoned = pc.fill_null(pc.match_substring_regex(text, _HAS_ZONE), True)
+    text = pc.if_else(zoned, text, pc.binary_join_element_wise(text, "Z", ""))  # naive: UTC
+    try:
+        return text.cast(TIMESTAMP)
+    except pa.ArrowInvalid:  # an impossible date (2026-02-30): find which, one by one
+        values = []
+        for i, value in enumerate(text.to_pylist()):
+            try:
+                values.append(pa.scalar(value).cast(TIMESTAMP).value if value else None)
+            except pa.ArrowInvalid:
+                values.append(None)
+                broken = np.zeros(len(text), dtype=bool)
+                broken[i] = True
+                reasons.add(broken, _not_iso(field))
+        return pa.array(values, pa.int64()).cast(TIMESTAMP)
+
+
+def _not_iso(field: Field) -> str:
+    return f"{field.name} is not an ISO-8601 timestamp"
+
+
+def _integers(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
+    if pa.types.is_integer(column.type):
+        reasons.add(pc.less(column, 0), f"{field.name} is negative")
+        return column.cast(pa.int64())
+    if not pa.types.is_string(column.type):
+        column = column.cast(pa.string())
+    # The common case: every value is at most 18 digits, so it fits in 64 bits.
+    if (
+        column.null_count == 0
+        and pc.all(pc.match_substring_regex(column, r"^[0-9]{1,18}$")).as_py()
+    ):
+        return column.cast(pa.int64())
+    digits = pc.match_substring_regex(column, r"^[0-9]+$")
+    present = pc.is_valid(column)
+    negative = pc.match_substring_regex(column, r"^-[0-9]+$")
+    reasons.add(negative, f"{field.name} is negative")
+    reasons.add(pc.and_(present, pc.invert(digits)), f"{field.name} is not an integer")
+    length = pc.utf8_length(column)
+    too_big = pc.or_(
+        pc.greater(length, 19), pc.and_(pc.equal(length, 19), pc.greater(column, MAX_BIGINT))
+    )
+    reasons.add(pc.and_(digits, too_big), f"{field.name} exceeds 64 bits")
+    keep = pc.and_(digits, pc.invert(pc.fill_null(too_big, False)))
+    return pc.if_else(keep, column, pa.scalar(None, pa.string())).cast(pa.int64())
+
+
+def _text(column: pa.Array) -> pa.Array:
+    return column if pa.types.is_string(column.type) else column.cast(pa.string())
+
+
+def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
+    n = len(batch)
+    reasons = _Reasons(n, batch.shape_reason)
+    typed: dict[str, pa.Array] = {}
+    if kind.name == "api_keys":
+        _derive_key_prefix(batch)
+    for field in kind.fields:
+        column = batch.columns[field.name]
+        if field.required:
+            reasons.add(pc.is_null(column), f"missing {field.name}")
+        if field.type == "timestamp":
+            typed[field.name] = _timestamps(column, field, reasons)
+            if field.name == "event_time":
+                limit = pa.scalar(context.load_time_us + FUTURE_SLACK_US, TIMESTAMP)
+                reasons.add(
+                    pc.greater(typed[field.name], limit),
+                    "event_time more than 24 h after load time",
+                )
+            continue
+        if field.type == "bigint":
+            typed[field.name] = _integers(column, field, reasons)
+            continue
+        column = _text(column)
+        if field.max_length:
+            reasons.add(
+                pc.greater(pc.utf8_length(column), field.max_length),
+                f"{field.name} longer than {field.max_length} characters",
             )
-    elif field.type == "bigint":
-        rules.append(
-            f"when {x} !~ '^[0-9]+$' then case when {x} ~ '^-[0-9]+$'"
-            f" then '{name} is negative' else '{name} is not an integer' end"
-        )
-        rules.append(
-            f"when length({x}) >= 19 and not pg_input_is_valid({x}, 'bigint')"
-            f" then '{name} exceeds 64 bits'"
-        )
-    elif field.type == "status":
-        rules.append(f"when {x} not in ('success', 'error') then '{name} is not success or error'")
-    elif field.type == "timezone":
-        rules.append(
-            f"when {x} not in (select tz.name from pg_timezone_names as tz)"
-            f" then '{name} is not an IANA time zone known to the database'"
-        )
-    return rules
-
-
-def _masked_prefix(prefix: str) -> str:
-    """A jsonb that hides a key_prefix long enough to be a full secret (merged into a record)."""
-    return (
-        f"case when length({prefix}) > {KEY_PREFIX_MAX} then jsonb_build_object('key_prefix',"
-        f" left({prefix}, {KEY_PREFIX_LENGTH}) || '...') else '{{}}'::jsonb end"
+        if field.type == "status":
+            reasons.add(
+                pc.invert(pc.is_in(column, pa.array(["success", "error"]))),
+                f"{field.name} is not success or error",
+            )
+        if field.type == "timezone":
+            known = pc.is_in(column, pa.array(sorted(context.timezones)))
+            reasons.add(
+                pc.and_(pc.is_valid(column), pc.invert(known)),
+                f"{field.name} is not an IANA time zone known to the database",
+            )
+        typed[field.name] = column
+    broken = ~reasons.open
+    return pa.table(
+        {
+            "record_number": pa.array(batch.record_number),
+            "quarantine_reason": pa.array(reasons.values, pa.string()),
+            "record": pa.array(_given(kind, batch, broken), pa.string()),
+            **typed,
+        }
     )
 
 
-def _jsonl_source(kind: Kind) -> str:
-    secrets = "array[" + ", ".join(map(_quote, SECRET_FIELDS)) + "]"
-    fields = {f.name: f"nullif(j ->> {_quote(f.name)}, '')" for f in kind.fields}
-    scalar_checks = " ".join(
-        f"when jsonb_typeof(j -> {_quote(f.name)}) in ('object', 'array', 'boolean')"
-        f" then '{f.name} is not a string or number'"
-        for f in kind.fields
-        if f.type == "text"
-    )
-    record = "line"
-    if kind.name == "api_keys":
-        fields["key_prefix"] = (
-            f"coalesce({fields['key_prefix']}, left(nullif(coalesce("
-            + ", ".join(f"j ->> {_quote(s)}" for s in SECRET_FIELDS)
-            + f"), ''), {KEY_PREFIX_LENGTH}))"
-        )
-        record = (
-            f"case when j is null then {_quote(WITHHELD)}"
-            f" else (j - {secrets} || {_masked_prefix('j ->> ' + _quote('key_prefix'))})::text end"
-        )
-    columns = ",\n        ".join(f"{expr} as {name}" for name, expr in fields.items())
-    return f"""
-    select record_number, {record} as record,
-        case when j is null then 'not valid JSON'
-             when jsonb_typeof(j) <> 'object' then 'not a JSON object'
-             {scalar_checks} end as shape_error,
-        {columns}
-    from (
-        select record_number, line,
-            case when pg_input_is_valid(line, 'jsonb') then line::jsonb end as j
-        from stage
-        where line is not null and btrim(line, E' \\t\\r') <> ''
-    ) as parsed"""
-
-
-def _table_source(kind: Kind, present: frozenset[str]) -> str:
-    fields = {
-        f.name: (f"nullif(s.\"{f.name}\", '')" if f.name in present else "null::text")
-        for f in kind.fields
-    }
-    hidden = ["record_number", "_shape_error", "_raw"]
-    raw = "s._raw"
-    if kind.name == "api_keys":
-        given = [f's."{name}"' for name in SECRET_FIELDS if name in present]
-        if given:
-            fields["key_prefix"] = (
-                f"coalesce({fields['key_prefix']}, left(nullif(coalesce({', '.join(given)}),"
-                f" ''), {KEY_PREFIX_LENGTH}))"
+def _derive_key_prefix(batch: Batch) -> None:
+    """A record that carries a full key but no key_prefix keeps only the key's first characters."""
+    prefix = batch.columns["key_prefix"]
+    for name in SECRET_FIELDS:
+        if name in batch.extra:
+            secret = _text(batch.extra[name])
+            prefix = pc.coalesce(
+                _text(prefix), pc.utf8_slice_codeunits(secret, 0, KEY_PREFIX_LENGTH)
             )
-        hidden += SECRET_FIELDS
-        raw = f"case when s._raw is not null then {_quote(WITHHELD)} end"
-    without = "array[" + ", ".join(map(_quote, hidden)) + "]"
-    columns = ",\n        ".join(f"{expr} as {name}" for name, expr in fields.items())
-    record = f"to_jsonb(s) - {without}"
-    if kind.name == "api_keys" and "key_prefix" in present:
-        record += " || " + _masked_prefix('s."key_prefix"')
-    return f"""
-    select s.record_number, coalesce({raw}, ({record})::text) as record,
-        s._shape_error as shape_error,
-        {columns}
-    from stage as s"""
+    batch.columns["key_prefix"] = prefix
 
 
-def checked_sql(kind: Kind, stage: Stage) -> str:
-    source = _jsonl_source(kind) if stage.format == "jsonl" else _table_source(kind, stage.columns)
-    rules = "\n            ".join(rule for f in kind.fields for rule in _field_rules(f, kind))
-    return f"""(
-    select c.*,
-        case when c.shape_error is not null then c.shape_error
-            {rules}
-        end as reason
-    from ({source}
-    ) as c
-)"""
+def _given(kind: Kind, batch: Batch, broken: np.ndarray) -> list[str | None]:
+    """The record as given, for broken records only; never a secret."""
+    given: list[str | None] = [None] * len(batch)
+    rows = np.flatnonzero(broken)
+    if not len(rows):
+        return given
+    take = pa.array(rows)
+    columns = {name: batch.columns[name].take(take).to_pylist() for name in kind.field_names}
+    for i, row in enumerate(rows):
+        if batch.given is not None and batch.given[row] is not None and kind.name != "api_keys":
+            given[row] = batch.given[row]
+            continue
+        record = {name: _jsonable(values[i]) for name, values in columns.items()}
+        prefix = record.get("key_prefix")
+        if isinstance(prefix, str) and len(prefix) > KEY_PREFIX_MAX:
+            record["key_prefix"] = prefix[:KEY_PREFIX_LENGTH] + "..."
+        given[row] = json.dumps(record)
+    return given
 
 
-def typed(kind: Kind, alias: str = "k") -> list[str]:
-    """The select list that casts a checked row's text to the raw table's types."""
-    return [
-        f"{alias}.{f.name}::{CAST[f.type]}" if f.type in CAST else f"{alias}.{f.name}"
-        for f in kind.fields
-    ]
+def _jsonable(value):
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)

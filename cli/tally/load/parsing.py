@@ -1,0 +1,359 @@
+"""Each format as a stream of Arrow record batches of the kind's fields, numbered by record.
+
+CSV and JSON Lines are parsed by pyarrow in blocks; a block pyarrow cannot take whole (a row
+with the wrong number of fields, a line that is not a JSON object, a number where text was
+expected) is parsed again in Python, row by row, so one bad record never fails its file.
+Parquet is read in row batches. Memory is bounded by a block, whatever the file's size.
+"""
+
+import csv
+import io
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.json as pajson
+
+from tally.load.kinds import SECRET_FIELDS, Kind
+from tally.load.reading import ByteSource, FileRejected
+
+BLOCK_BYTES = 4 << 20
+PARQUET_BATCH_ROWS = 100_000
+SMALLEST_BLOCK_LINES = 64
+
+
+@dataclass
+class Batch:
+    """Records `first`, `first + 1`, ... of a file: each field as an Arrow array (string, int64
+    or timestamp; NULL when absent or empty), with a reason for records broken in shape."""
+
+    record_number: np.ndarray
+    columns: dict[str, pa.Array]
+    shape_reason: list[str | None] | None = None  # per record, when any is broken in shape
+    given: list[str | None] | None = None  # the record as given, when it is not its fields
+    extra: dict[str, pa.Array] = field(default_factory=dict)  # secret fields, never stored
+
+    def __len__(self) -> int:
+        return len(self.record_number)
+
+
+def wanted_fields(kind: Kind) -> list[str]:
+    return [*kind.field_names, *(SECRET_FIELDS if kind.name == "api_keys" else ())]
+
+
+def _empty_as_null(array: pa.Array) -> pa.Array:
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        import pyarrow.compute as pc
+
+        return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+    return array
+
+
+def _batch(kind: Kind, first: int, table: pa.Table | pa.RecordBatch, **rest) -> Batch:
+    n = table.num_rows
+    names = set(table.column_names)
+    columns, extra = {}, {}
+    for name in wanted_fields(kind):
+        if name in names:
+            array = table.column(name)
+            array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+            target = extra if name in SECRET_FIELDS else columns
+            target[name] = _empty_as_null(array)
+        elif name not in SECRET_FIELDS:
+            columns[name] = pa.nulls(n, pa.string())
+    return Batch(np.arange(first, first + n, dtype=np.int64), columns, extra=extra, **rest)
+
+
+def _rows_batch(kind: Kind, numbers: list[int], rows: list[dict], reasons, given) -> Batch:
+    """A batch from records parsed in Python (values already text or None)."""
+    names = wanted_fields(kind)
+    data = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in names}
+    batch = _batch(kind, 0, pa.table(data))
+    batch.record_number = np.array(numbers, dtype=np.int64)
+    batch.shape_reason = reasons if any(reasons) else None
+    batch.given = given
+    return batch
+
+
+def batches(fmt: str, kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    if fmt == "jsonl":
+        return _jsonl(kind, source)
+    if fmt == "csv":
+        return _csv(kind, source)
+    return _parquet(kind, source)
+
+
+# --- JSON Lines -------------------------------------------------------------------------------
+
+
+def _json_schema(kind: Kind) -> pa.Schema:
+    types = {"bigint": pa.int64()}
+    return pa.schema([(f.name, types.get(f.type, pa.string())) for f in kind.fields])
+
+
+def _line_blocks(source: ByteSource) -> Iterator[bytes]:
+    """Blocks of whole lines (the last may lack its newline)."""
+    pending = b""
+    for block in source.blocks():
+        pending += block
+        if len(pending) >= BLOCK_BYTES:
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield pending[:cut]
+                pending = pending[cut:]
+    if pending:
+        yield pending
+
+
+def _jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    options = pajson.ParseOptions(
+        explicit_schema=_json_schema(kind), unexpected_field_behavior="ignore"
+    )
+    first = 1
+    for block in _line_blocks(source):
+        if first == 1 and block.lstrip()[:1] not in (b"{", b"["):
+            raise FileRejected("not JSON Lines: the first record is not a JSON object")
+        yield from _jsonl_block(kind, first, block, source, options)
+        first += _line_count(block)
+
+
+def _line_count(block: bytes) -> int:
+    return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+
+
+def _jsonl_block(kind, first: int, block: bytes, source, options) -> Iterator[Batch]:
+    """pyarrow parses the block; where it cannot (a bad record, a blank line, a number for a
+    string), the block is halved until the part with the bad line is small enough for Python."""
+    lines = _line_count(block)
+    if kind.name != "api_keys":  # api_keys: read every field, to drop secrets in Python
+        try:
+            table = pajson.read_json(
+                io.BytesIO(block),
+                read_options=pajson.ReadOptions(block_size=len(block) + 1, use_threads=False),
+                parse_options=options,
+            )
+            if table.num_rows == lines:  # pyarrow skips blank lines: then renumber in Python
+                yield _batch(kind, first, table)
+                return
+        except pa.ArrowInvalid:
+            pass
+    if lines <= SMALLEST_BLOCK_LINES or kind.name == "api_keys":
+        yield _jsonl_slowly(kind, first, block, source)
+        return
+    cut = block.find(b"\n", len(block) // 2) + 1
+    if cut <= 0 or cut >= len(block):
+        yield _jsonl_slowly(kind, first, block, source)
+        return
+    yield from _jsonl_block(kind, first, block[:cut], source, options)
+    yield from _jsonl_block(kind, first + _line_count(block[:cut]), block[cut:], source, options)
+
+
+def _text(value) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    return json.dumps(value)
+
+
+_SCALAR = (str, int, float, type(None))
+
+
+def _jsonl_slowly(kind: Kind, first: int, block: bytes, source: ByteSource) -> Batch:
+    numbers, rows, reasons, given = [], [], [], []
+    text_fields = [f.name for f in kind.fields if f.type == "text"]
+    names = wanted_fields(kind)
+    last = len(block.split(b"\n")) - 1
+    for offset, raw in enumerate(block.split(b"\n")):
+        if offset == last and not raw:
+            break
+        number = first + offset
+        try:
+            line = raw.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as error:
+            raise FileRejected(f"not UTF-8 text (line {number})") from error
+        reason, row = None, {}
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            if offset == last and not source.ends_with_newline:
+                raise FileRejected(f"truncated: the last line ({number}) is cut short") from None
+            record, reason = None, "not valid JSON"
+        if reason is None and not isinstance(record, dict):
+            reason = "not a JSON object"
+        elif reason is None:
+            for name in text_fields:
+                value = record.get(name)
+                if isinstance(value, bool) or not isinstance(value, _SCALAR):
+                    reason = reason or f"{name} is not a string or number"
+            row = {name: _text(record.get(name)) for name in names}
+        numbers.append(number)
+        rows.append(row)
+        reasons.append(reason)
+        given.append(line)
+    return _rows_batch(kind, numbers, rows, reasons, given)
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+class _Blocks(io.RawIOBase):
+    """A file object over an iterator of byte blocks (what pyarrow and TextIOWrapper read)."""
+
+    def __init__(self, blocks: Iterator[bytes], head: bytes = b""):
+        self._blocks, self._pending = blocks, head
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            self._pending = next(self._blocks, b"")
+            if not self._pending:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
+        return size
+
+
+def _header(source: ByteSource) -> tuple[list[str], bytes, Iterator[bytes]]:
+    blocks = source.blocks()
+    head = b""
+    for block in blocks:
+        head += block
+        if b"\n" in head or len(head) > BLOCK_BYTES:
+            break
+    line_one = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = line_one.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise FileRejected("not UTF-8 text (line 1)") from error
+    names = [name.strip().lower() for name in next(csv.reader([text]), [])]
+    return names, head, blocks
+
+
+def check_columns(kind: Kind, columns: list[str]) -> None:
+    missing = [name for name in kind.required if name not in columns]
+    if missing:
+        raise FileRejected(f"not a {kind.name} table: no column {', '.join(missing)}")
+    duplicated = sorted({name for name in columns if columns.count(name) > 1})
+    if duplicated:
+        raise FileRejected(f"column {', '.join(duplicated)} appears twice")
+
+
+def _csv(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    names, head, blocks = _header(source)
+    check_columns(kind, names)
+    present = [name for name in wanted_fields(kind) if name in names]
+    first = 1
+    try:
+        reader = pacsv.open_csv(
+            _Blocks(blocks, head),
+            read_options=pacsv.ReadOptions(
+                column_names=names, skip_rows=1, block_size=BLOCK_BYTES, use_threads=False
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=present,
+                column_types={name: pa.string() for name in present},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        for record_batch in reader:
+            yield _batch(kind, first, record_batch)
+            first += record_batch.num_rows
+    except pa.ArrowInvalid as error:
+        if "UTF8" in str(error):
+            raise FileRejected("not UTF-8 text") from error
+        raise Restart from error
+
+
+class Restart(Exception):  # noqa: N818
+    """pyarrow met a malformed CSV row: the caller reads the file again, row by row."""
+
+
+def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    """Row by row with Python's csv module: a row with the wrong number of fields is quarantined."""
+    source.restart()
+    names, head, blocks = _header(source)
+    text = io.TextIOWrapper(io.BufferedReader(_Blocks(blocks, head)), "utf-8-sig", newline="")
+    rows_in = csv.reader(text, strict=True)
+    width = len(names)
+    numbers, rows, reasons, given = [], [], [], []
+    number = 1
+    try:
+        next(rows_in, None)
+        for row in rows_in:
+            if not row:
+                continue
+            numbers.append(number)
+            if len(row) == width:
+                rows.append(dict(zip(names, row, strict=True)))
+                reasons.append(None)
+                given.append(None)
+            else:
+                rows.append({})
+                reasons.append(f"wrong number of fields: {len(row)}, the header has {width}")
+                given.append(",".join(row))
+            number += 1
+            if len(rows) >= PARQUET_BATCH_ROWS:
+                yield _rows_batch(kind, numbers, rows, reasons, given)
+                numbers, rows, reasons, given = [], [], [], []
+    except UnicodeDecodeError as error:
+        raise FileRejected(f"not UTF-8 text (near line {rows_in.line_num + 1})") from error
+    except csv.Error as error:
+        where = f"line {rows_in.line_num}"
+        if not source.ends_with_newline:
+            raise FileRejected(f"truncated: the last record is cut short ({where})") from error
+        raise FileRejected(f"not valid CSV at {where}: {error}") from error
+    if rows:
+        yield _rows_batch(kind, numbers, rows, reasons, given)
+
+
+# --- Parquet ----------------------------------------------------------------------------------
+
+
+def _parquet(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="tally-load-") as scratch:
+        path = source.path
+        if source.gz:
+            path = Path(scratch) / "file.parquet"
+            with open(path, "wb") as out:
+                for block in source.blocks():
+                    out.write(block)
+        else:
+            for _ in source.blocks():  # the checksum, and a clear line for an empty file
+                pass
+        try:
+            parquet = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as error:
+            raise FileRejected(f"not a Parquet file ({first_line(error)})") from error
+        by_name = {name.strip().lower(): name for name in parquet.schema_arrow.names}
+        check_columns(kind, list(by_name))
+        present = [name for name in wanted_fields(kind) if name in by_name]
+        first = 1
+        try:
+            for record_batch in parquet.iter_batches(
+                batch_size=PARQUET_BATCH_ROWS, columns=[by_name[c] for c in present]
+            ):
+                table = pa.table(record_batch.columns, names=present)
+                yield _batch(kind, first, table)
+                first += record_batch.num_rows
+        except (pa.ArrowException, OSError) as error:
+            raise FileRejected(f"unreadable Parquet data ({first_line(error)})") from error
+
+
+def first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
