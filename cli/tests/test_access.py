@@ -1,6 +1,7 @@
 """Tenancy and access (CONTRACT.md section 5, docs/access.md).
 
-One data set of several organizations (one with a hostile org_id) is loaded and rolled up; then,
+One data set of several organizations (hostile org ids among them: quotes and SQL, unicode,
+10 kB) is loaded and rolled up; then,
 for EVERY relation the catalog lists in analytics (so relations added later are covered too),
 tally_tenant sees only its organization's rows, nothing with the setting unset, and tally_analyst
 sees every row of analytics and nothing of the other schemas. The same holds after an
@@ -16,7 +17,13 @@ import pytest
 import yaml
 from conftest import PROJECT_DIR, SCHEMAS, query, run_tally
 
-ORGS = ["org_acme", "org_globex", "o'rg; drop table raw.events; --", "組織-ü-🙂"]
+ORGS = [
+    "org_acme",
+    "org_globex",
+    "o'rg; drop table raw.events; --",
+    "組織-ü-🙂",
+    "big-" + "x" * 10_000,
+]
 CLOSED_SCHEMAS = [s for s in SCHEMAS if s != "analytics"]
 SHARED = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"][
     "tally_tenant_shared_relations"
@@ -31,7 +38,7 @@ def write_data_set(folder, late: bool = False) -> None:
     """organizations, users (with emails), api_keys and events of every org in ORGS."""
     folder.mkdir(exist_ok=True)
     rows = {"organizations": [], "users": [], "api_keys": [], "events": []}
-    zones = ["Asia/Kolkata", "America/New_York", "Asia/Kathmandu", None]
+    zones = ["Asia/Kolkata", "America/New_York", "Asia/Kathmandu", None, "Pacific/Chatham"]
     for o, org in enumerate(ORGS):
         if not late:
             rows["organizations"].append(
