@@ -13,7 +13,12 @@ The checks, in order (docs/data-quality.md says which layer checks what and why)
 A check that cannot run at all reports `error`, which fails the run like `fail` does.
 """
 
+import click
+
 from tally.verify.report import CheckResult, Report
+
+# The pg_advisory_lock key `tally rollup` holds while it builds (tally/rollup.py).
+ROLLUP_LOCK_KEY = 7_424_913
 
 
 def run_checks(target: str) -> Report:
@@ -26,17 +31,21 @@ def run_checks(target: str) -> Report:
     report = Report()
     with connect(target, autocommit=True) as conn:
         apply_pending(conn)
+        # The rollups hold still while they are checked: a `tally rollup` waits for verify to
+        # end, and verify waits for a running one to end. Loads go on; they change no rollup.
+        if not conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[0]:
+            click.echo("waiting for a running tally rollup to finish...", err=True)
+            conn.execute("select pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
         lag, current = reconciliation.rollup_lag(conn)
         report.add(lag)
         refresh_error = reconciliation.refresh_report(target) if current else None
-        recon = reconciliation.reconciliation(conn, refresh_error)
-    report.add(_guarded("dbt tests", dbt_checks.dbt_tests, target))
-    gx_results, report.data_docs = _gx(target, database_url(target), tally_home())
-    for result in gx_results:
-        report.add(result)
-    report.add(recon)
-    report.add(_guarded("source freshness", dbt_checks.source_freshness, target))
-    with connect(target, autocommit=True) as conn:
+        recon = reconciliation.reconciliation(conn, refresh_error, rebuilt=current)
+        report.add(_guarded("dbt tests", dbt_checks.dbt_tests, target))
+        gx_results, report.data_docs = _gx(target, database_url(target), tally_home())
+        for result in gx_results:
+            report.add(result)
+        report.add(recon)
+        report.add(_guarded("source freshness", dbt_checks.source_freshness, target))
         report.add(_guarded("unpriced events", reconciliation.unpriced, conn))
     return report
 
