@@ -286,3 +286,28 @@ def test_rollups_are_in_the_audit_ledger(built):
     outcome, arguments, changes = rows[0]
     assert outcome == "success" and arguments["target"] == "local"
     assert changes["dbt"]["rows_affected_by_model"]["fct_usage_hourly"] > 0
+
+
+def test_every_analytics_model_is_secured_inside_its_own_transaction(built, tally_home):
+    """The post-hook runs before the model's transaction commits, so no reader ever sees a
+    rebuilt table before its row-level security; dbt's grants config names both roles."""
+    manifest = json.loads((tally_home / "target" / "manifest.json").read_text())
+    models = [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == "analytics"
+    ]
+    assert len(models) >= 2
+    for node in models:
+        hooks = [(h["sql"], h["transaction"]) for h in node["config"]["post-hook"]]
+        assert ("{{ secure_relations(this.schema, this.identifier) }}", True) in hooks, node["name"]
+        assert set(node["config"]["grants"]["select"]) == {"tally_analyst", "tally_tenant"}
+
+
+def test_planner_statistics_stay_hidden_from_tenants(built):
+    url, _ = built
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("analyze analytics.fct_usage_hourly")
+    with session(url, "tally_tenant", ORGS[0]) as conn:
+        rows = conn.execute("select count(*) from pg_stats where schemaname = 'analytics'")
+        assert rows.fetchone() == (0,)
