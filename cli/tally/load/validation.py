@@ -149,6 +149,9 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
             typed[field.name] = _integers(column, field, reasons)
             continue
         column = _text(column)
+        reasons.add(  # PostgreSQL text cannot hold a NUL character
+            pc.match_substring(column, "\x00"), f"{field.name} contains a NUL character"
+        )
         if field.max_length:
             reasons.add(
                 pc.greater(pc.utf8_length(column), field.max_length),
@@ -199,7 +202,7 @@ def _given(kind: Kind, batch: Batch, broken: np.ndarray) -> list[str | None]:
     columns = {name: batch.columns[name].take(take).to_pylist() for name in kind.field_names}
     for i, row in enumerate(rows):
         if batch.given is not None and batch.given[row] is not None and kind.name != "api_keys":
-            given[row] = batch.given[row]
+            given[row] = batch.given[row].replace("\x00", "\\u0000")  # text cannot hold NUL
             continue
         record = {name: _jsonable(values[i]) for name, values in columns.items()}
         prefix = record.get("key_prefix")

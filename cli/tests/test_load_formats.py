@@ -1,0 +1,114 @@
+"""Every format, compressed or not, loads the same records; kinds come from names or --kind."""
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import query
+from load_helpers import event, events, load, load_json, write
+from tally.generate import Fractions, generate
+
+FORMATS = ["jsonl", "csv", "parquet"]
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    """The same synthetic data set (no bad records) in every format, plain and gzipped."""
+    root = tmp_path_factory.mktemp("formats")
+    clean = Fractions(late=0.02, duplicates=0.01, voided=0.01, bad=0)
+    for fmt in FORMATS:
+        for gz in (False, True):
+            generate(
+                3000, root / f"{fmt}{'-gz' if gz else ''}", seed=11, fmt=fmt, gz=gz, fractions=clean
+            )
+    return root
+
+
+@pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_loads_the_same_records(clean_db, datasets, fmt, gz):
+    result = load_json(datasets / f"{fmt}{'-gz' if gz else ''}")
+    assert result["exit"] == 0, result
+    totals = result["totals"]
+    assert totals["files_loaded"] == 5 and totals["quarantined"] == 0
+    assert totals["duplicate"] == 30 and totals["conflicting"] > 0
+    loaded = events(clean_db)
+    [events_file] = [f for f in result["files"] if f["kind"] == "events"]
+    assert len(loaded) == events_file["loaded"] == 3000
+    if (fmt, gz) == ("jsonl", False):
+        test_every_format_loads_the_same_records.reference = loaded
+    reference = getattr(test_every_format_loads_the_same_records, "reference", None)
+    if reference is not None:
+        assert loaded == reference
+    kinds = dict(query(clean_db, "select kind, count(*) from raw.load_batches group by 1"))
+    assert kinds == {"organizations": 1, "users": 1, "api_keys": 1, "events": 1, "voids": 1}
+    [(voids,)] = query(clean_db, "select count(*) from raw.voids")
+    assert voids == 30
+
+
+def test_kind_from_the_file_name_or_the_option(clean_db, tmp_path):
+    write(tmp_path / "users_2026.csv", [{"user_id": "u1", "org_id": "o", "email": "a@b.c"}])
+    write(tmp_path / "export.jsonl", [event()])
+    write(tmp_path / "cancelled.csv", [{"event_id": "e1", "voided_at": "2026-11-20T11:00:00Z"}])
+    assert load(tmp_path / "users_2026.csv", tmp_path / "export.jsonl").returncode == 0
+    assert load("--kind", "voids", tmp_path / "cancelled.csv").returncode == 0
+    assert query(clean_db, "select user_id from raw.users") == [("u1",)]
+    assert query(clean_db, "select event_id from raw.events") == [("e1",)]
+    assert query(clean_db, "select event_id, reason from raw.voids") == [("e1", None)]
+
+
+def test_a_directory_loads_reference_entities_first_and_a_glob_works(clean_db, tmp_path):
+    write(tmp_path / "events.jsonl", [event()])
+    write(tmp_path / "voids.jsonl", [{"event_id": "e0", "voided_at": "2026-11-20T11:00:00Z"}])
+    write(tmp_path / "organizations.csv", [{"org_id": "org_a", "timezone": "Asia/Kolkata"}])
+    (tmp_path / "README.txt").write_text("not data")
+    assert load(tmp_path).returncode == 0
+    kinds = [k for (k,) in query(clean_db, "select kind from raw.load_batches order by batch_id")]
+    assert kinds == ["organizations", "events", "voids"]
+    (tmp_path / "more").mkdir()
+    write(tmp_path / "more" / "events_2.ndjson", [event(event_id="e2")])
+    assert load(f"{tmp_path}/more/*.ndjson").returncode == 0
+    assert len(events(clean_db)) == 2
+
+
+def test_parquet_timestamp_columns_zoned_and_naive(clean_db, tmp_path):
+    instant = datetime(2026, 11, 20, 4, 30, tzinfo=UTC)
+    micros = int(instant.timestamp() * 1_000_000)
+    base = {k: [v] for k, v in event().items() if k != "event_time"}
+    zoned = pa.array([micros], pa.timestamp("us", tz="Asia/Kolkata"))
+    naive = pa.array([micros], pa.timestamp("us"))
+    pq.write_table(pa.table({**base, "event_time": zoned}), tmp_path / "a.parquet")
+    base["event_id"] = ["e2"]
+    pq.write_table(pa.table({**base, "event_time": naive}), tmp_path / "b.parquet")
+    assert load(tmp_path / "a.parquet", tmp_path / "b.parquet").returncode == 0
+    times = {e: row[4] for e, row in events(clean_db).items()}
+    assert times == {"e1": instant, "e2": instant}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_timestamps_with_and_without_offset(clean_db, tmp_path, fmt):
+    records = [
+        event(event_id="kolkata", event_time="2026-11-20T10:00:00+05:30"),
+        event(event_id="kathmandu", event_time="2026-11-20T10:00:00+0545"),
+        event(event_id="naive", event_time="2026-11-20T04:30:00"),
+        event(event_id="space", event_time="2026-11-20 04:30:00.000Z"),
+        event(event_id="date", event_time="2026-11-20"),
+    ]
+    write(tmp_path / f"events.{fmt}", records)
+    assert load(tmp_path / f"events.{fmt}").returncode == 0
+    times = {e: row[4].isoformat() for e, row in events(clean_db).items()}
+    assert times == {
+        "kolkata": "2026-11-20T04:30:00+00:00",
+        "kathmandu": "2026-11-20T04:15:00+00:00",
+        "naive": "2026-11-20T04:30:00+00:00",
+        "space": "2026-11-20T04:30:00+00:00",
+        "date": "2026-11-20T00:00:00+00:00",
+    }
+
+
+def test_empty_optional_ids_are_null(clean_db, tmp_path):
+    write(tmp_path / "events.csv", [event(user_id="", api_key_id="", latency_ms="")])
+    assert load(tmp_path / "events.csv").returncode == 0
+    [row] = events(clean_db).values()
+    assert row[1] is None and row[2] is None and row[8] is None
