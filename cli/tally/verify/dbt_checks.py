@@ -31,13 +31,16 @@ def dbt_tests(target: str) -> CheckResult:
     for test in tests:
         name = test.node.name
         if str(test.status) == "fail" and test.failures:
-            name += f" ({test.failures} rows)"
+            name += f" ({test.failures} row{'s' if test.failures != 1 else ''})"
         by_status.setdefault(str(test.status), []).append(name)
     data = {"tests": len(tests), **{s: names for s, names in by_status.items() if s != "pass"}}
     passed = len(by_status.get("pass", []))
     broken = by_status.get("fail", []) + by_status.get("error", [])
     if broken or hooks_failed:
-        detail = f"{len(broken)} of {len(tests)} failed: {_names(broken)}"
+        verb = "errored" if not by_status.get("fail") else "failed"
+        if by_status.get("fail") and by_status.get("error"):
+            verb = "failed or errored"
+        detail = f"{len(broken)} of {len(tests)} {verb}: {_names(broken)}"
         if hooks_failed:
             detail += f"; hooks failed: {_names(hooks_failed)}"
         return CheckResult("dbt tests", "fail", detail, data)
