@@ -170,6 +170,9 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
             )
         typed[field.name] = column
     broken = ~reasons.open
+    if broken.any():  # a broken record is kept as given, not as fields (which may hold a NUL)
+        mask = pa.array(broken)
+        typed = {k: pc.if_else(mask, pa.scalar(None, v.type), v) for k, v in typed.items()}
     return pa.table(
         {
             "record_number": pa.array(batch.record_number),

@@ -1,0 +1,129 @@
+"""Each event once: first loaded wins, conflicts recorded, a file twice is skipped, a killed load
+leaves nothing, and two loads at once of overlapping files agree."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import PROJECT_DIR, query
+from load_helpers import event, events, load, load_json, write
+from tally.generate import Fractions, generate
+
+
+def test_first_loaded_wins_and_conflicts_are_recorded(clean_db, tmp_path):
+    first = write(
+        tmp_path / "a.jsonl",
+        [
+            event(event_id="e1", input_tokens=1),
+            event(event_id="e2"),
+            event(event_id="e1", input_tokens=2),  # same file, later: a conflicting duplicate
+            event(event_id="e2"),  # an exact duplicate
+        ],
+    )
+    second = write(tmp_path / "b.csv", [event(event_id="e2", status="error"), event(event_id="e3")])
+    result = load_json(first, second)
+    assert result["exit"] == 0
+    by_file = {f["file"]: f for f in result["files"]}
+    assert (by_file[str(first)]["loaded"], by_file[str(first)]["duplicate"]) == (2, 2)
+    assert by_file[str(first)]["conflicting"] == 1
+    assert (by_file[str(second)]["loaded"], by_file[str(second)]["conflicting"]) == (1, 1)
+    loaded = events(clean_db)
+    assert loaded["e1"][5] == 1 and loaded["e2"][7] == "success"
+    conflicts = query(
+        clean_db,
+        "select event_id, record_number, record->>'status' from raw.event_conflicts"
+        " order by conflict_id",
+    )
+    assert conflicts == [("e1", 3, "success"), ("e2", 1, "error")]
+
+
+def test_a_file_loaded_twice_loads_nothing_the_second_time(clean_db, tmp_path):
+    path = write(tmp_path / "events.jsonl", [event(event_id=f"e{i}") for i in range(50)])
+    assert "50 loaded" in load(path).stdout
+    copy = tmp_path / "renamed.jsonl"
+    copy.write_bytes(path.read_bytes())
+    again = load(path, copy)
+    assert again.returncode == 0
+    assert again.stdout.count("already loaded, skipped") == 2
+    assert query(clean_db, "select count(*) from raw.load_batches where status = 'loaded'") == [
+        (1,)
+    ]
+
+
+def test_voids_before_or_after_their_events(clean_db, tmp_path):
+    write(tmp_path / "voids_early.jsonl", [{"event_id": "e1", "voided_at": "2026-11-20T11:00Z"}])
+    assert load(tmp_path / "voids_early.jsonl").returncode == 0
+    assert load(write(tmp_path / "events.jsonl", [event(), event(event_id="e2")])).returncode == 0
+    write(
+        tmp_path / "voids_late.csv",
+        [
+            {"event_id": "e2", "voided_at": "2026-12-01T00:00:00Z", "reason": "refund"},
+            {"event_id": "e1", "voided_at": "2026-12-01T00:00:00Z", "reason": "again"},
+        ],
+    )
+    result = load_json(tmp_path / "voids_late.csv")
+    assert (result["totals"]["loaded"], result["totals"]["duplicate"]) == (1, 1)
+    voids = dict(query(clean_db, "select event_id, reason from raw.voids"))
+    assert voids == {"e1": None, "e2": "refund"}  # the first void of an event wins
+
+
+def _tally(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tally", *map(str, args)],
+        cwd=PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_load_killed_mid_file_leaves_nothing_then_loads_in_full(clean_db, tmp_path):
+    generate(200_000, tmp_path, seed=3, fmt="csv", fractions=Fractions(bad=0))
+    path = tmp_path / "events.csv"
+    process = _tally("load", path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # kill it once its COPY is under way
+        copying = query(
+            clean_db,
+            "select count(*) from pg_stat_activity where application_name = 'tally'"
+            " and query ilike 'copy stage%%' and state = 'active'",
+        )
+        if copying[0][0]:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the load never started its COPY")
+    time.sleep(0.5)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    time.sleep(1)  # the server notices the dead client and rolls its transaction back
+    assert query(clean_db, "select count(*) from raw.events") == [(0,)]
+    assert query(clean_db, "select count(*) from raw.load_batches where status = 'loaded'") == [
+        (0,)
+    ]
+    result = load_json(path)
+    assert result["exit"] == 0
+    assert query(clean_db, "select count(*) from raw.events") == [(200_000,)]
+
+
+def test_two_loads_at_once_of_overlapping_files(clean_db, tmp_path):
+    left = write(tmp_path / "left.jsonl", [event(event_id=f"e{i:05d}") for i in range(0, 6000)])
+    right = write(
+        tmp_path / "right.csv",
+        [event(event_id=f"e{i:05d}", input_tokens=7) for i in range(3000, 9000)],
+    )
+    both = [_tally("load", "--json", left), _tally("load", "--json", right), _tally("load", left)]
+    outcomes = [process.communicate() + (process.returncode,) for process in both]
+    assert [code for _, _, code in outcomes] == [0, 0, 0], outcomes
+    loaded = events(clean_db)
+    assert len(loaded) == 9000
+    [(rows,)] = query(clean_db, "select count(*) from raw.events")
+    assert rows == 9000
+    [(batches,)] = query(clean_db, "select count(*) from raw.load_batches where status = 'loaded'")
+    assert batches == 2  # left.jsonl once, however many times it was given
+    overlap = {e: row[5] for e, row in loaded.items() if "e03000" <= e < "e06000"}
+    assert len(set(overlap.values())) == 1  # one file won the whole overlap: no mixing
+    [(conflicts,)] = query(clean_db, "select count(*) from raw.event_conflicts")
+    assert conflicts == 3000
