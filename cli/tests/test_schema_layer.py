@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 from conftest import PROJECT_DIR, query, run_tally
 from rollup_harness import copy_project, reset_database
@@ -204,6 +205,19 @@ def test_staging_keeps_the_instant_of_every_timestamp_form(built):
         "select created_at from analytics.dim_organizations where org_id = 'org_globex'",
     )
     assert created_at.isoformat() == "2025-02-01T00:00:00+00:00"
+
+
+def test_staging_events_view_passes_filters_down_to_the_raw_indexes(built):
+    """The view rescans nothing: a filter on the batch reaches raw.events' index."""
+    with psycopg.connect(built["url"]) as conn:
+        conn.execute("set enable_seqscan = off")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "explain select * from staging.stg_platform__events where batch_id > 1000"
+            )
+        )
+    assert "Index Cond: (batch_id > 1000)" in plan and "Seq Scan" not in plan, plan
 
 
 def test_api_keys_activity_and_prices(built):
