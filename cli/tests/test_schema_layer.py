@@ -364,7 +364,13 @@ def test_email_hash_key_comes_from_the_environment(built):
 
 
 # The schema layer's SQL; `make lint` lints the whole project.
-LINTED_PATHS = ("models/staging", "models/marts/core", "analyses", "snapshots")
+LINTED_PATHS = (
+    "models/staging",
+    "models/marts/core",
+    "tests/staging",
+    "analyses",
+    "snapshots",
+)
 
 
 def test_sqlfluff_lint_is_clean(built):
