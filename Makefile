@@ -67,8 +67,9 @@ bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet be
 bench-rollup: $(INSTALLED) ## Incremental rollup after 1% late events vs full refresh, 10M events
 	$(BIN)/python benchmarks/bench_rollup.py
 
-db-stop: ## Stop the embedded database
+db-stop: ## Stop the embedded database (and the one of analytics-verify)
 	@test -x $(BIN)/tally && $(BIN)/tally db stop || true
+	@test -d $(VERIFY_HOME) && TALLY_HOME=$(VERIFY_HOME) $(BIN)/tally db stop >/dev/null || true
 
 clean: db-stop ## Remove the virtualenv and the state folder
 	rm -rf $(VENV) $(TALLY_HOME)
