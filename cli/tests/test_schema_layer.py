@@ -404,13 +404,13 @@ def test_snapshots_keep_both_versions_while_the_dims_show_the_latest(built):
     # Second version: Acme moves to Nepal time; Globex and Initech reloaded unchanged.
     second = _jsonl(built["folder"] / "organizations_v2.jsonl", _organizations("Asia/Kathmandu"))
     run_tally("load", str(second), env=built["env"])
-    # And the price list is edited in git: gpt-4o's current input price.
+    # And the price list is edited in git: gpt-4o's current input price changes, gpt-4 goes.
     prices = built["project"] / "seeds" / "model_prices.csv"
-    row = "gpt-4o,openai,2024-10-02 00:00:00,2.50,10.00"
-    assert row in prices.read_text()
-    prices.write_text(
-        prices.read_text().replace(row, "gpt-4o,openai,2024-10-02 00:00:00,2.25,10.00")
-    )
+    row, removed = "gpt-4o,openai,2024-10-02 00:00:00,2.50,10.00", "gpt-4,openai,2023-03-14"
+    text = prices.read_text()
+    assert row in text and removed in text
+    text = text.replace(row, "gpt-4o,openai,2024-10-02 00:00:00,2.25,10.00")
+    prices.write_text("".join(line for line in text.splitlines(True) if removed not in line))
     run_tally("rollup", env=built["env"])
 
     versions = query(
@@ -446,3 +446,8 @@ def test_snapshots_keep_both_versions_while_the_dims_show_the_latest(built):
         "select input_usd_per_1m::text from analytics.dim_models where model_id = 'gpt-4o'",
     )
     assert price == "2.25"
+    # A removed row is closed in the history, not forgotten.
+    assert query(
+        built["url"],
+        "select dbt_valid_to is not null from snapshots.snp_model_prices where model_id = 'gpt-4'",
+    ) == [(True,)]
