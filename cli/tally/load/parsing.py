@@ -54,7 +54,9 @@ def _empty_as_null(array: pa.Array) -> pa.Array:
     return array
 
 
-def _batch(kind: Kind, first: int, table: pa.Table | pa.RecordBatch, **rest) -> Batch:
+def _batch(
+    kind: Kind, first: int, table: pa.Table | pa.RecordBatch, empty_is_null: bool = False, **rest
+) -> Batch:
     n = table.num_rows
     names = set(table.column_names)
     columns, extra = {}, {}
@@ -63,7 +65,7 @@ def _batch(kind: Kind, first: int, table: pa.Table | pa.RecordBatch, **rest) -> 
             array = table.column(name)
             array = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
             target = extra if name in SECRET_FIELDS else columns
-            target[name] = _empty_as_null(array)
+            target[name] = array if empty_is_null else _empty_as_null(array)
         elif name not in SECRET_FIELDS:
             columns[name] = pa.nulls(n, pa.string())
     return Batch(np.arange(first, first + n, dtype=np.int64), columns, extra=extra, **rest)
@@ -216,13 +218,18 @@ class _Blocks(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._pending:
-            self._pending = next(self._blocks, b"")
+        """Fill the buffer whole (pyarrow takes a short read for a whole block)."""
+        view, filled = memoryview(buffer).cast("B"), 0
+        while filled < len(view):
             if not self._pending:
-                return 0
-        size = min(len(buffer), len(self._pending))
-        buffer[:size], self._pending = self._pending[:size], self._pending[size:]
-        return size
+                self._pending = next(self._blocks, b"")
+                if not self._pending:
+                    break
+            size = min(len(view) - filled, len(self._pending))
+            view[filled : filled + size] = self._pending[:size]
+            self._pending = self._pending[size:]
+            filled += size
+        return filled
 
 
 def _header(source: ByteSource) -> tuple[list[str], bytes, Iterator[bytes]]:
@@ -270,7 +277,7 @@ def _csv(kind: Kind, source: ByteSource) -> Iterator[Batch]:
             ),
         )
         for record_batch in reader:
-            yield _batch(kind, first, record_batch)
+            yield _batch(kind, first, record_batch, empty_is_null=True)
             first += record_batch.num_rows
     except pa.ArrowInvalid as error:
         if "UTF8" in str(error):

@@ -62,6 +62,8 @@ def stage_file(
     columns = create_stage(conn, kind)
     try:
         with conn.transaction():
-            return _copy(conn, columns, kind, batches(fmt, kind, source), context)
+            records = _copy(conn, columns, kind, batches(fmt, kind, source), context)
     except Restart:
-        return _copy(conn, columns, kind, csv_slowly(kind, source), context)
+        records = _copy(conn, columns, kind, csv_slowly(kind, source), context)
+    conn.execute("analyze stage")  # the planner's row counts for what follows
+    return records

@@ -62,11 +62,17 @@ def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
         return column.cast(pa.timestamp("us", tz=column.type.tz or "UTC"))
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
-    if column.null_count == 0:
-        try:  # the common case: every value has its offset; pyarrow parses only ISO-8601
-            return column.cast(TIMESTAMP)
-        except pa.ArrowInvalid:
-            pass
+    try:  # the common case: every value has its offset; pyarrow parses only ISO-8601
+        return column.cast(TIMESTAMP)
+    except pa.ArrowInvalid:
+        pass
+    zoned = pc.fill_null(pc.match_substring_regex(column, _HAS_ZONE), True)
+    try:  # some without an offset: those are UTC
+        return pc.if_else(zoned, column, pc.binary_join_element_wise(column, "Z", "")).cast(
+            TIMESTAMP
+        )
+    except pa.ArrowInvalid:
+        pass
     shaped = pc.match_substring_regex(column, ISO_8601)
     reasons.add(pc.and_(pc.is_valid(column), pc.invert(shaped)), _not_iso(field))
     text = pc.if_else(shaped, column, pa.scalar(None, pa.string()))

@@ -1,0 +1,131 @@
+"""Loading benchmark: 5 million generated events from CSV, JSON Lines and Parquet, each into a
+fresh raw layer, beside `psql \\copy` of the same CSV into a bare table, in the same run.
+
+Prints events/s, the ratio to \\copy and the loader's peak RSS. Targets (issue 3): CSV at least
+70 % of \\copy's rate, JSON Lines and Parquet at least 50 %, peak RSS under 500 MB.
+
+    python benchmarks/bench_load.py [--events N] [--keep DIR]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_DIR / "cli"))
+
+from tally.embedded_db import EmbeddedServer, _binaries  # noqa: E402
+from tally.generate import Fractions, generate  # noqa: E402
+
+TARGETS = {"csv": 0.70, "jsonl": 0.50, "parquet": 0.50}
+MAX_RSS_MB = 500
+BARE = """
+create table bench_bare (
+    event_id text, org_id text, user_id text, api_key_id text, model_id text,
+    event_time timestamptz, input_tokens bigint, output_tokens bigint, status text,
+    latency_ms bigint
+)"""
+
+
+def fresh(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        for schema in ("raw", "ops"):
+            conn.execute(f"drop schema if exists {schema} cascade")
+        conn.execute("drop table if exists bench_bare")
+        conn.execute("checkpoint")
+
+
+def run_child(command: list[str], env: dict) -> tuple[float, int, str]:
+    """Wall seconds, peak RSS in MB and stdout of a child process (its own rusage: wait4)."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(command)} exited {child.returncode}")
+    return elapsed, usage.ru_maxrss // 1024, output
+
+
+def copy_seconds(url: str, csv_path: Path) -> float:
+    fresh(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(BARE)
+    psql = str(_binaries() / "psql")
+    command = [psql, url, "-qc", f"\\copy bench_bare from '{csv_path}' csv header"]
+    seconds, _, _ = run_child(command, dict(os.environ))
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5_000_000)
+    parser.add_argument("--keep", type=Path, help="keep the generated files here")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="tally-bench-"))
+    home.chmod(0o755)
+    data = args.keep or home / "data"
+    env = {**os.environ, "TALLY_HOME": str(home), "TALLY_TARGET": "local"}
+    server = EmbeddedServer(home)
+    try:
+        server.start()
+        url = server.url()
+        # No bad records, so that \copy into typed columns takes the same file; duplicates, late
+        # and voided records as by default.
+        fractions = Fractions(bad=0)
+        files = {}
+        for fmt in ("csv", "jsonl", "parquet"):
+            started = time.perf_counter()
+            made = generate(args.events, data / fmt, seed=1, fmt=fmt, fractions=fractions)
+            files[fmt] = data / fmt / f"events.{fmt}"
+            print(
+                f"generated {made.files[str(files[fmt])]:,} events as {fmt}"
+                f" ({files[fmt].stat().st_size / 1e6:,.0f} MB) in"
+                f" {time.perf_counter() - started:.1f} s",
+                flush=True,
+            )
+        rows = made.files[str(files["parquet"])]
+        copies = [copy_seconds(url, files["csv"])]
+        results = {}
+        for fmt, path in files.items():
+            fresh(url)
+            command = [sys.executable, "-m", "tally", "load", "--json", str(path)]
+            seconds, rss, output = run_child(command, env)
+            totals = json.loads(output)["totals"]
+            assert totals["loaded"] + totals["duplicate"] + totals["quarantined"] == rows
+            results[fmt] = (seconds, rss)
+            print(f"loaded {fmt}: {seconds:.1f} s, peak RSS {rss} MB", flush=True)
+        copies.append(copy_seconds(url, files["csv"]))
+        copy_rate = rows / (sum(copies) / len(copies))
+        print(
+            f"\npsql \\copy into a bare table: {copy_rate:,.0f} events/s"
+            f" (runs: {', '.join(f'{s:.1f} s' for s in copies)})"
+        )
+        header = ("format", "events/s", "vs \\copy", "target", "peak RSS")
+        print("{:8} {:>10} {:>9} {:>7} {:>9}".format(*header))
+        met = True
+        for fmt, (seconds, rss) in results.items():
+            rate = rows / seconds
+            ok = rate / copy_rate >= TARGETS[fmt] and rss < MAX_RSS_MB
+            met &= ok
+            print(
+                f"{fmt:8} {rate:>10,.0f} {rate / copy_rate:>8.0%} {TARGETS[fmt]:>7.0%}"
+                f" {rss:>6} MB  {'ok' if ok else 'MISSED'}"
+            )
+        print(f"\n{rows:,} events per format on {os.cpu_count()} cores; all targets met: {met}")
+    finally:
+        server.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
