@@ -94,7 +94,10 @@ def generate(
 def _voids_table(voids: dict, typed: bool) -> pa.Table:
     voided_at = pa.array(voids["voided_at"], pa.timestamp("s", tz="UTC"))
     if not typed:
-        voided_at = pa.compute.strftime(voided_at, format="%Y-%m-%dT%H:%M:%SZ")
+        text = pa.compute.replace_substring(
+            voided_at.cast(pa.timestamp("s")).cast(pa.string()), " ", "T", max_replacements=1
+        )
+        voided_at = pa.compute.binary_join_element_wise(text, "Z", "")
     return pa.table(
         {
             "event_id": voids["event_id"],

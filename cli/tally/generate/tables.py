@@ -47,10 +47,14 @@ def _iso_times(chunk: Chunk) -> pa.Array:
     local = pa.array(chunk.event_time + chunk.local_offset, pa.timestamp("s"))
     sign = np.where(chunk.local_offset < 0, "-", "+")
     offset = _offsets(sign, np.abs(chunk.local_offset) // 60)
+    utc_text = utc.cast(pa.string())  # "2026-11-20 10:00:00": a cast is ~100x faster than strftime
+    local_text = pc.replace_substring(local.cast(pa.string()), " ", "T", max_replacements=1)
     styles = [
-        pc.strftime(utc, format="%Y-%m-%dT%H:%M:%SZ"),
-        pc.binary_join_element_wise(pc.strftime(local, format="%Y-%m-%dT%H:%M:%S"), offset, ""),
-        pc.strftime(utc, format="%Y-%m-%d %H:%M:%S"),
+        pc.binary_join_element_wise(
+            pc.replace_substring(utc_text, " ", "T", max_replacements=1), "Z", ""
+        ),
+        pc.binary_join_element_wise(local_text, offset, ""),
+        utc_text,
     ]
     style = chunk.time_style
     return pc.if_else(
