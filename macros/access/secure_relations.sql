@@ -56,7 +56,19 @@
                     select from pg_attribute as a
                     where a.attrelid = c.oid and a.attname = 'org_id'
                         and a.attnum > 0 and not a.attisdropped
-                ) as has_org_id
+                ) as has_org_id,
+                exists (
+                    select from aclexplode(c.relacl) as g
+                    where g.grantee = 'tally_analyst'::regrole and g.privilege_type = 'SELECT'
+                ) as analyst_can_select,
+                exists (
+                    select from aclexplode(c.relacl) as g
+                    where g.grantee = 'tally_tenant'::regrole and g.privilege_type = 'SELECT'
+                ) as tenant_can_select,
+                exists (
+                    select from aclexplode(c.relacl) as g
+                    where g.grantee = 'tally_tenant'::regrole
+                ) as tenant_has_any_privilege
             from pg_class as c
             inner join pg_namespace as n on c.relnamespace = n.oid
             where n.nspname = '{{ schema_name | replace("'", "''") }}'
@@ -65,7 +77,11 @@
                 and c.relname = '{{ relation_name | replace("'", "''") }}'
                 {%- endif %}
         loop
-            execute format('grant select on %s to tally_analyst', rel.name);
+            -- Grants and revokes only when needed: each one rewrites the catalog row, and two at
+            -- once on the same relation fail with "tuple concurrently updated".
+            if not rel.analyst_can_select then
+                execute format('grant select on %s to tally_analyst', rel.name);
+            end if;
 
             if rel.relkind in ('r', 'p') then
                 if rel.has_org_id then
@@ -97,7 +113,9 @@
                     );
                 end if;
                 if tenant_policy is null then
-                    execute format('revoke all on %s from tally_tenant', rel.name);
+                    if rel.tenant_has_any_privilege then
+                        execute format('revoke all on %s from tally_tenant', rel.name);
+                    end if;
                 else
                     if not exists (
                         select from pg_policy where polrelid = rel.name and polname = tenant_policy
@@ -112,17 +130,23 @@
                             end
                         );
                     end if;
-                    execute format('grant select on %s to tally_tenant', rel.name);
+                    if not rel.tenant_can_select then
+                        execute format('grant select on %s to tally_tenant', rel.name);
+                    end if;
                 end if;
 
             elsif rel.relkind = 'v' then
                 if not rel.is_security_invoker then
                     execute format('alter view %s set (security_invoker = true)', rel.name);
                 end if;
-                execute format('grant select on %s to tally_tenant', rel.name);
+                if not rel.tenant_can_select then
+                    execute format('grant select on %s to tally_tenant', rel.name);
+                end if;
 
             else
-                execute format('revoke all on %s from tally_tenant', rel.name);
+                if rel.tenant_has_any_privilege then
+                    execute format('revoke all on %s from tally_tenant', rel.name);
+                end if;
                 raise warning 'tally: % is a % relation, which row-level security cannot protect: not readable by tally_tenant', rel.name, rel.relkind;
             end if;
         end loop;
