@@ -86,7 +86,9 @@
             if rel.relkind in ('r', 'p') then
                 if rel.has_org_id then
                     tenant_policy := 'tally_tenant_own_org';
-                elsif rel.relname = any (array['{{ shared | join("', '") }}']::text[]) then
+                elsif rel.relname = any (array[
+                    {%- for name in shared %}'{{ name | replace("'", "''") }}'{{ ', ' if not loop.last }}{% endfor -%}
+                ]::text[]) then
                     tenant_policy := 'tally_tenant_shared';
                 else
                     tenant_policy := null;
