@@ -326,3 +326,21 @@ def test_planner_statistics_stay_hidden_from_tenants(built):
     with session(url, "tally_tenant", ORGS[0]) as conn:
         rows = conn.execute("select count(*) from pg_stats where schemaname = 'analytics'")
         assert rows.fetchone() == (0,)
+
+
+def test_a_view_made_by_hand_runs_as_invoker_at_once(built):
+    """The event trigger (superuser builds): no build needed, no window for a tenant."""
+    url, _ = built
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "create or replace view analytics.fct_usage_daily as"
+            " select * from analytics.fct_usage_daily_v2"
+        )
+        conn.execute("create view analytics.zz_instant as select * from analytics.fct_usage_hourly")
+        conn.execute("grant select on analytics.zz_instant to tally_tenant")
+    for view in ("analytics.fct_usage_daily", "analytics.zz_instant"):
+        [(options,)] = query(
+            url, "select reloptions from pg_class where oid = %s::regclass", [view]
+        )
+        assert options == ["security_invoker=true"], view
+    assert_tenant_isolation(url)

@@ -53,4 +53,6 @@
     $tally_access$;
 
     {{ close_schemas_to_access_roles() }}
+
+    {{ ensure_views_run_as_invoker() }}
 {%- endmacro %}
