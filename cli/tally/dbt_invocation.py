@@ -19,7 +19,8 @@ def artifacts_dir() -> Path:
 
 
 def _profiles_dir(home: Path) -> Path:
-    """A folder whose profiles.yml is the project's profiles.example.yml, unless the user has one."""
+    """The profiles folder: $TALLY_USER_PROFILES_DIR when set, else one whose profiles.yml is
+    the project's profiles.example.yml."""
     if os.environ.get("TALLY_USER_PROFILES_DIR"):
         return Path(os.environ["TALLY_USER_PROFILES_DIR"])
     folder = home / "profiles"

@@ -94,7 +94,8 @@ class EmbeddedServer:
         return self.root / "server.log"
 
     def url(self, database: str = DATABASE) -> str:
-        return f"postgresql://{SUPERUSER}@/{database}?host={quote(str(self.socket_dir), safe='')}&port={PORT}"
+        host = quote(str(self.socket_dir), safe="")
+        return f"postgresql://{SUPERUSER}@/{database}?host={host}&port={PORT}"
 
     def pid(self) -> int | None:
         """The postmaster's pid when a server of this folder is running, else None."""

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-
 from tally.embedded_db import EmbeddedServer
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]

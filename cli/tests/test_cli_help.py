@@ -4,7 +4,6 @@ import click
 import pytest
 from click.testing import CliRunner
 from conftest import run_tally
-
 from tally.cli import cli
 
 

@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 from conftest import run_tally
-
 from tally.embedded_db import EmbeddedServer
 
 
