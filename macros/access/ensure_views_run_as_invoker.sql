@@ -26,10 +26,11 @@
             ~ open_schema ~ " security_invoker at once; each build's hooks do it", info=true) %}
         {{ return('') }}
     {%- endif %}
-    create schema if not exists ops;
-
-    create or replace function ops.tally_views_run_as_invoker() returns event_trigger
-    language plpgsql as $tally_access$
+    do $tally_access$
+    declare
+        -- (re)created only when missing or different: two builds replacing one function at
+        -- once fail with "tuple concurrently updated"
+        body constant text := $tally_function$
     declare
         created record;
     begin
@@ -49,17 +50,26 @@
             execute format('alter view %s set (security_invoker = true)', created.name);
         end loop;
     end
-    $tally_access$;
-    revoke all on function ops.tally_views_run_as_invoker() from public;
-
-    do $tally_access$
+    $tally_function$;
     begin
+        create schema if not exists ops;
+        if not exists (
+            select from pg_proc
+            where oid = to_regprocedure('ops.tally_views_run_as_invoker()') and prosrc = body
+        ) then
+            execute format(
+                'create or replace function ops.tally_views_run_as_invoker() returns event_trigger'
+                ' language plpgsql as %L',
+                body
+            );
+            revoke all on function ops.tally_views_run_as_invoker() from public;
+        end if;
         if not exists (select from pg_event_trigger where evtname = 'tally_views_run_as_invoker') then
             create event trigger tally_views_run_as_invoker on ddl_command_end
                 when tag in ('CREATE VIEW', 'ALTER VIEW')
                 execute function ops.tally_views_run_as_invoker();
         end if;
-    exception when duplicate_object then
+    exception when duplicate_object or unique_violation then
         null;  -- another build created it a moment ago
     end
     $tally_access$;
