@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,17 +44,34 @@ def fresh(url: str) -> None:
         conn.execute("checkpoint")
 
 
+def _peak_rss_mb(pid: int) -> int:
+    """VmHWM of a running process: its own peak, not counting what it inherited at fork."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_child(command: list[str], env: dict) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS in MB and stdout of a child process (its own rusage: wait4)."""
+    """Wall seconds, peak RSS in MB (polled from /proc: getrusage of a child would count the
+    memory of this process at fork) and stdout of a child process."""
     started = time.perf_counter()
     child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
+    peak = 0
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.append(child.stdout.read()))
+    reader.start()
+    while child.poll() is None:
+        peak = max(peak, _peak_rss_mb(child.pid))
+        time.sleep(0.1)
+    reader.join()
     elapsed = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode not in (0, 3):
         raise SystemExit(f"{' '.join(command)} exited {child.returncode}")
-    return elapsed, usage.ru_maxrss // 1024, output
+    return elapsed, peak, "".join(output)
 
 
 def copy_seconds(url: str, csv_path: Path) -> float:

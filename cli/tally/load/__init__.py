@@ -6,6 +6,7 @@ contract's rules as SQL), writing (quarantine, first loaded wins, conflicts), ba
 transaction and the commit protocol), summary (what happened), progress (the bar on stderr).
 """
 
+from tally.errors import TallyError
 from tally.load.batch import COMMIT_LOCK_KEY, commit_batch, load_file, prepare_session
 from tally.load.discovery import discover
 from tally.load.progress import Progress
@@ -20,6 +21,10 @@ def load_paths(target: str, arguments: list[str], kind: str | None = None) -> Lo
     from tally.migrations import apply_pending
 
     files = discover(arguments, kind)
+    if not files:
+        raise TallyError(
+            f"nothing to load in {' '.join(arguments)}: no .jsonl, .ndjson, .csv or .parquet file"
+        )
     summary = LoadSummary()
     with connect(target) as conn:
         apply_pending(conn)
