@@ -47,8 +47,11 @@ counted_events as (
     left join timezones
         on events.org_id = timezones.org_id
     where
-        event_batches.commit_seq <= (select upper_commit_seq from run_bounds)
-        and (void_batches.commit_seq is null or void_batches.commit_seq > (select upper_commit_seq from run_bounds))
+        event_batches.commit_seq <= (select run_bounds.upper_commit_seq from run_bounds)
+        and (
+            void_batches.commit_seq is null
+            or void_batches.commit_seq > (select run_bounds.upper_commit_seq from run_bounds)
+        )
 
 ),
 
@@ -95,7 +98,8 @@ hourly as (
 
     select
         hourly.org_id,
-        {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }} as usage_date,
+        {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }}
+            as usage_date,
         sum(hourly.request_count) as request_count,
         sum(hourly.total_tokens) as total_tokens,
         case when count(hourly.cost_usd) = count(*) then sum(hourly.cost_usd) end as cost_usd
@@ -108,13 +112,25 @@ hourly as (
 
 keys as (
 
-    select org_id, usage_date from raw_by_event_date
+    select
+        org_id,
+        usage_date
+    from raw_by_event_date
     union
-    select org_id, usage_date from raw_by_hour_date
+    select
+        org_id,
+        usage_date
+    from raw_by_hour_date
     union
-    select org_id, usage_date from daily
+    select
+        org_id,
+        usage_date
+    from daily
     union
-    select org_id, usage_date from hourly
+    select
+        org_id,
+        usage_date
+    from hourly
 
 ),
 
@@ -150,15 +166,28 @@ compared as (
 final as (
 
     select
-        *,
+        org_id,
+        usage_date,
+        raw_request_count,
+        daily_request_count,
+        raw_hour_basis_request_count,
+        hourly_request_count,
+        raw_total_tokens,
+        daily_total_tokens,
+        raw_hour_basis_total_tokens,
+        hourly_total_tokens,
+        raw_cost_usd,
+        daily_cost_usd,
+        raw_hour_basis_cost_usd,
+        hourly_cost_usd,
         case
             when
                 raw_request_count = daily_request_count
                 and raw_total_tokens = daily_total_tokens
-                and raw_cost_usd is not distinct from daily_cost_usd
+                and (raw_cost_usd is not distinct from daily_cost_usd)
                 and raw_hour_basis_request_count = hourly_request_count
                 and raw_hour_basis_total_tokens = hourly_total_tokens
-                and raw_hour_basis_cost_usd is not distinct from hourly_cost_usd
+                and (raw_hour_basis_cost_usd is not distinct from hourly_cost_usd)
                 then 'ok'
             else 'mismatch'
         end as status
