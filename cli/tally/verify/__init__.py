@@ -27,27 +27,43 @@ def run_checks(target: str) -> Report:
     from tally.paths import tally_home
     from tally.targets import database_url
     from tally.verify import dbt_checks, reconciliation
+    from tally.verify.gx_checks import Worker
 
     report = Report()
-    with connect(target, autocommit=True) as conn:
-        apply_pending(conn)
-        # The rollups hold still while they are checked: a `tally rollup` waits for verify to
-        # end, and verify waits for a running one to end. Loads go on; they change no rollup.
-        if not conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[0]:
-            click.echo("waiting for a running tally rollup to finish...", err=True)
-            conn.execute("select pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
-        lag, current = reconciliation.rollup_lag(conn)
-        report.add(lag)
-        refresh_error = reconciliation.refresh_report(target) if current else None
-        recon = reconciliation.reconciliation(conn, refresh_error, rebuilt=current)
-        report.add(_guarded("dbt tests", dbt_checks.dbt_tests, target))
-        gx_results, report.data_docs = _gx(target, database_url(target), tally_home())
-        for result in gx_results:
-            report.add(result)
-        report.add(recon)
-        report.add(_guarded("source freshness", dbt_checks.source_freshness, target))
-        report.add(_guarded("unpriced events", reconciliation.unpriced, conn))
+    url = database_url(target)
+    gx = Worker(tally_home())  # imports GX meanwhile
+    try:
+        with connect(target, autocommit=True) as conn:
+            apply_pending(conn)
+            # The rollups hold still while they are checked: a `tally rollup` waits for verify
+            # to end, and verify waits for a running one. Loads go on; they change no rollup.
+            if not conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[0]:
+                click.echo("waiting for a running tally rollup to finish...", err=True)
+                conn.execute("select pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+            lag, current = reconciliation.rollup_lag(conn)
+            report.add(lag)
+            refresh_error = reconciliation.refresh_report(target) if current else None
+            recon = reconciliation.reconciliation(conn, refresh_error, rebuilt=current)
+            gx.start(url, _guarded_parameters(conn))  # validates while dbt runs below
+            tests = _guarded("dbt tests", dbt_checks.dbt_tests, target)
+            freshness = _guarded("source freshness", dbt_checks.source_freshness, target)
+            unpriced = _guarded("unpriced events", reconciliation.unpriced, conn)
+            gx_results, report.data_docs = gx.results()
+            for result in (tests, *gx_results, recon, freshness, unpriced):
+                report.add(result)
+    finally:
+        gx.stop()
     return report
+
+
+def _guarded_parameters(conn) -> dict:
+    """The suites' run-time parameters; without raw.events (nothing loaded) the bounds are 0."""
+    from tally.verify import suites
+
+    try:
+        return suites.parameters(conn)
+    except Exception:  # noqa: BLE001 - the raw suite then reports the missing table
+        return {"min_rollup_rows": 0, "max_rollup_rows": 0}
 
 
 def _guarded(name: str, check, *args) -> CheckResult:
@@ -56,18 +72,6 @@ def _guarded(name: str, check, *args) -> CheckResult:
         return check(*args)
     except Exception as error:  # noqa: BLE001 - reported, not swallowed
         return CheckResult(name, "error", _one_line(error))
-
-
-def _gx(target: str, url: str, home) -> tuple[list[CheckResult], str | None]:
-    from tally.database import connect
-    from tally.verify import gx_checks, suites
-
-    try:
-        with connect(target, autocommit=True) as conn:
-            parameters = suites.parameters(conn)
-        return gx_checks.run_suites(url, home, parameters)
-    except Exception as error:  # noqa: BLE001 - reported, not swallowed
-        return [CheckResult("gx suites", "error", _one_line(error))], None
 
 
 def _one_line(error: BaseException) -> str:

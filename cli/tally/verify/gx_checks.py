@@ -7,11 +7,19 @@ so Data Docs show the history of runs); the suites come from code on every run
 (tally.verify.suites), so the JSON GX writes there is a copy, never the source. The connection
 string is stored as `${TALLY_GX_CONNECTION_STRING}` and filled from the environment: no password
 is written to disk.
+
+`tally verify` runs the suites in a worker process (`python -m tally.verify.gx_checks`, see
+`Worker`): it imports GX while verify rebuilds the reconciliation report, and validates while
+verify runs dbt's tests, so the two take their time side by side rather than one after the other.
 """
 
+import json
 import logging
 import os
+import subprocess
+import sys
 import warnings
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -146,3 +154,92 @@ def _observed(config, result: dict) -> str:
     if "observed_value" in result:
         return f"observed {result['observed_value']}"
     return "not met"
+
+
+def _import_gx() -> None:
+    _quiet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import great_expectations  # noqa: F401 - imported ahead, while the parent works
+
+
+class Worker:
+    """The suites in a child process: started at once (it imports GX), told to validate with
+    `start()` once the tables are ready, its results collected with `results()`."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.output = home / "gx-results.json"
+        self.output.unlink(missing_ok=True)
+        (home / "logs").mkdir(exist_ok=True)
+        self.log = open(home / "logs" / "gx.log", "w")  # noqa: SIM115 - closed in results()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tally.verify.gx_checks"],
+            stdin=subprocess.PIPE,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+    def start(self, database_url: str, parameters: dict) -> None:
+        request = {
+            "database_url": database_url,  # through a pipe: a password never shows in `ps`
+            "home": str(self.home),
+            "parameters": parameters,
+            "output": str(self.output),
+        }
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.close()
+        except OSError:
+            pass  # the worker died: results() says how
+
+    def results(self, timeout: float = 900) -> tuple[list[CheckResult], str | None]:
+        try:
+            if self.process.stdin and not self.process.stdin.closed:
+                self.process.stdin.close()  # start() never came: the worker exits
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        finally:
+            self.log.close()
+        try:
+            answer = json.loads(self.output.read_text())
+        except (OSError, ValueError):
+            log = (self.home / "logs" / "gx.log").read_text(errors="replace").strip().splitlines()
+            reason = log[-1] if log else f"exit status {self.process.returncode}"
+            return [CheckResult("gx suites", "error", f"the GX worker failed: {reason}")], None
+        if "error" in answer:
+            return [CheckResult("gx suites", "error", answer["error"])], None
+        return [CheckResult(**result) for result in answer["results"]], answer["data_docs"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+def main() -> int:
+    """The worker: import GX, wait for the request on stdin, validate, write the results."""
+    _import_gx()
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    request = json.loads(line)
+    try:
+        results, docs = run_suites(
+            request["database_url"], Path(request["home"]), request["parameters"]
+        )
+        answer = {"results": [asdict(result) for result in results], "data_docs": docs}
+    except Exception as error:  # noqa: BLE001 - reported to the parent, not swallowed
+        lines = [part.strip() for part in str(error).strip().splitlines() if part.strip()]
+        answer = {"error": f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]}
+    Path(request["output"]).write_text(json.dumps(answer, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
