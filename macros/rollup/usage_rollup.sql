@@ -21,7 +21,19 @@
     {#- the table's name keys its state; a unit test's `this` is nameless, so its name comes
         from the tested node's id (model.tally.fct_usage_daily.v2 -> fct_usage_daily_v2) -#}
     {%- set tested_node = model.get('tested_node_unique_id') or '' -%}
-    {%- set model_name = this.identifier or tested_node.split('.', 2)[-1].replace('.v', '_v') %}
+    {%- set model_name = this.identifier or tested_node.split('.', 2)[-1].replace('.v', '_v') -%}
+    {%- set new_batch_hint = none -%}
+    {%- if incremental and execute and not tested_node -%}
+        {%- set hint_query -%}
+            select batch_id from {{ load_batches }}
+            where
+                commit_seq > coalesce((select applied_commit_seq from ops.rollup_watermarks
+                                       where model_name = '{{ model_name }}'), 0)
+                and commit_seq <= (select upper_commit_seq from ops.rollup_runs
+                                   where invocation_id = '{{ run_id }}')
+        {%- endset -%}
+        {%- set new_batch_hint = run_query(hint_query).columns[0].values() | list -%}
+    {%- endif %}
 
 with
 
@@ -125,21 +137,48 @@ changed_timezones as (
 ),
 {%- endif %}
 
-changed_event_ids as (
+changed_events as (
 
-    select events.event_id
+    -- each kind of change fetches its own events, so that each branch is planned on its own:
+    -- events of new batches, events of new voids, events under changed prices
+    select
+        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
+        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
+        events.batch_id
     from {{ events }} as events
-    where events.batch_id in (select new_batches.batch_id from new_batches)
+    where
+        events.batch_id in (select new_batches.batch_id from new_batches)
+        {%- if new_batch_hint is not none %}
+        -- the same batches as literals, read when the model compiled (a superset: the filter
+        -- above, read under the watermark lock, decides), so the planner sees their sizes
+        and events.batch_id in ({{ (new_batch_hint or ['null']) | join(', ') }})
+        {%- endif %}
 
     union
 
-    select voids.event_id
-    from {{ voids }} as voids
-    where voids.batch_id in (select new_batches.batch_id from new_batches)
+    select
+        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
+        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
+        events.batch_id
+    from {{ events }} as events
+    -- = any(array(...)): the planner looks each voided event up by its key; a join or IN here
+    -- scans every event (seen on PostgreSQL 18 through the staging view)
+    where events.event_id = any(array(
+        select voids.event_id
+        from {{ voids }} as voids
+        where
+            voids.batch_id in (select new_batches.batch_id from new_batches)
+            {%- if new_batch_hint is not none %}
+            and voids.batch_id in ({{ (new_batch_hint or ['null']) | join(', ') }})
+            {%- endif %}
+    ))
 
     union
 
-    select events.event_id
+    select
+        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
+        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
+        events.batch_id
     from {{ events }} as events
     inner join changed_prices
         on
@@ -150,7 +189,10 @@ changed_event_ids as (
 
     union
 
-    select events.event_id
+    select
+        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
+        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
+        events.batch_id
     from {{ events }} as events
     where events.org_id in (select changed_timezones.org_id from changed_timezones)
     {%- endif %}
@@ -172,16 +214,18 @@ tracked_events as (
         events.output_tokens,
         event_batches.commit_seq as event_commit_seq,
         void_batches.commit_seq as void_commit_seq
+    {%- if incremental %}
+    from changed_events as events
+    {%- else %}
     from {{ events }} as events
+    {%- endif %}
     inner join {{ load_batches }} as event_batches
         on events.batch_id = event_batches.batch_id
     left join {{ voids }} as voids
         on events.event_id = voids.event_id
     left join {{ load_batches }} as void_batches
         on voids.batch_id = void_batches.batch_id
-    {%- if incremental %}
-    where events.event_id in (select changed_event_ids.event_id from changed_event_ids)
-    {%- else %}
+    {%- if not incremental %}
     where event_batches.commit_seq <= (select upper_commit_seq from run_bounds)
     {%- endif %}
 
