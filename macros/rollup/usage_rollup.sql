@@ -233,15 +233,30 @@ tracked_events as (
 
 contributions as (
 
-    -- +1 for what an event counts for as of this run's upper commit_seq
+    -- each tracked event: +1 for what it counts for as of this run's upper commit_seq and, on
+    -- an incremental run, -1 for what it counted for as of the watermark, as the table reflects
+    -- it (the applied prices and time zones)
+    {%- set sides = [{'sign': 1, 'prices': prices, 'timezones': 'current_timezones',
+                      'bound': 'upper_commit_seq'}] %}
+    {%- if incremental %}
+        {%- do sides.append({'sign': -1, 'prices': 'applied_prices',
+                             'timezones': 'applied_timezones', 'bound': 'applied_commit_seq'}) %}
+    {%- endif %}
+    {%- for side in sides %}
+    {%- if not loop.first %}
+
+    union all
+    {%- endif %}
+
     select
-        1 as sign,
+        {{ side.sign }} as sign,
         {%- if bucket == 'utc_hour' %}
         {{ usage_hour_utc('tracked_events.event_at') }} as bucket,
         {%- elif bucket == 'utc_date' %}
         {{ usage_local_date('tracked_events.event_at', "'UTC'") }} as bucket,
         {%- else %}
-        {{ usage_local_date('tracked_events.event_at', "coalesce(current_timezones.timezone, 'UTC')") }} as bucket,
+        {{ usage_local_date('tracked_events.event_at', "coalesce(timezones.timezone, 'UTC')") }}
+            as bucket,
         {%- endif %}
         tracked_events.org_id,
         tracked_events.user_id,
@@ -253,61 +268,22 @@ contributions as (
         {{ usage_cost('tracked_events.input_tokens', 'tracked_events.output_tokens',
                       'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd
     from tracked_events
-    left join {{ prices }} as prices
+    left join {{ side.prices }} as prices
         on
             tracked_events.model_id = prices.model_id
             and tracked_events.event_at >= prices.effective_from
             and (prices.effective_to is null or tracked_events.event_at < prices.effective_to)
     {%- if by_local_date %}
-    left join current_timezones
-        on tracked_events.org_id = current_timezones.org_id
+    left join {{ side.timezones }} as timezones
+        on tracked_events.org_id = timezones.org_id
     {%- endif %}
     where
-        tracked_events.event_commit_seq <= (select upper_commit_seq from run_bounds)
+        tracked_events.event_commit_seq <= (select {{ side.bound }} from run_bounds)
         and (
             tracked_events.void_commit_seq is null
-            or tracked_events.void_commit_seq > (select upper_commit_seq from run_bounds)
+            or tracked_events.void_commit_seq > (select {{ side.bound }} from run_bounds)
         )
-    {%- if incremental %}
-
-    union all
-
-    -- -1 for what it counted for as of the watermark, as the table reflects it
-    select
-        -1 as sign,
-        {%- if bucket == 'utc_hour' %}
-        {{ usage_hour_utc('tracked_events.event_at') }} as bucket,
-        {%- elif bucket == 'utc_date' %}
-        {{ usage_local_date('tracked_events.event_at', "'UTC'") }} as bucket,
-        {%- else %}
-        {{ usage_local_date('tracked_events.event_at', "coalesce(applied_timezones.timezone, 'UTC')") }} as bucket,
-        {%- endif %}
-        tracked_events.org_id,
-        tracked_events.user_id,
-        tracked_events.api_key_id,
-        tracked_events.model_id,
-        tracked_events.is_success,
-        tracked_events.input_tokens,
-        tracked_events.output_tokens,
-        {{ usage_cost('tracked_events.input_tokens', 'tracked_events.output_tokens',
-                      'applied_prices.input_usd_per_1m', 'applied_prices.output_usd_per_1m') }} as cost_usd
-    from tracked_events
-    left join applied_prices
-        on
-            tracked_events.model_id = applied_prices.model_id
-            and tracked_events.event_at >= applied_prices.effective_from
-            and (applied_prices.effective_to is null or tracked_events.event_at < applied_prices.effective_to)
-    {%- if by_local_date %}
-    left join applied_timezones
-        on tracked_events.org_id = applied_timezones.org_id
-    {%- endif %}
-    where
-        tracked_events.event_commit_seq <= (select applied_commit_seq from run_bounds)
-        and (
-            tracked_events.void_commit_seq is null
-            or tracked_events.void_commit_seq > (select applied_commit_seq from run_bounds)
-        )
-    {%- endif %}
+    {%- endfor %}
 
 ),
 
