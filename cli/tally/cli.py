@@ -52,7 +52,8 @@ def db():
 
 
 @db.command(context_settings=CONTEXT)
-def start():
+@target_option
+def start(target):
     """Start the embedded database (commands that need it start it by themselves).
 
     \b
@@ -61,7 +62,7 @@ def start():
     """
     from tally.targets import embedded_server
 
-    server = embedded_server()
+    server = embedded_server(target)
     started = server.start()
     click.echo(
         f"{'started' if started else 'already running'}: pid {server.pid()}, "
@@ -70,7 +71,8 @@ def start():
 
 
 @db.command(context_settings=CONTEXT)
-def stop():
+@target_option
+def stop(target):
     """Stop the embedded database.
 
     \b
@@ -79,12 +81,13 @@ def stop():
     """
     from tally.targets import embedded_server
 
-    click.echo("stopped" if embedded_server().stop() else "not running")
+    click.echo("stopped" if embedded_server(target).stop() else "not running")
 
 
 @db.command(context_settings=CONTEXT)
+@target_option
 @json_option
-def status(as_json):
+def status(target, as_json):
     """Say whether the embedded database runs, where, and its URL; exit 3 when it does not run.
 
     \b
@@ -93,7 +96,7 @@ def status(as_json):
     """
     from tally.targets import embedded_server
 
-    server = embedded_server()
+    server = embedded_server(target)
     state = {
         "running": server.is_running(),
         "pid": server.pid(),
@@ -233,6 +236,8 @@ def verify(target, as_json):
 @click.option("--duplicates", type=click.FloatRange(0, 1), default=0.005, show_default=True)
 @click.option("--voided", type=click.FloatRange(0, 1), default=0.002, show_default=True)
 @click.option("--bad", type=click.FloatRange(0, 1), default=0.001, show_default=True)
+@click.option("--target", "-t", expose_value=False, default=default_target,
+              help="Accepted like every command's; generate writes files only.")
 @json_option
 def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as_json):
     """Write a realistic synthetic data set, one file per kind, that `tally load DIR` loads.

@@ -15,7 +15,11 @@ def default_target() -> str:
     return os.environ.get("TALLY_TARGET", DEFAULT_TARGET)
 
 
-def embedded_server() -> EmbeddedServer:
+def embedded_server(target: str = DEFAULT_TARGET) -> EmbeddedServer:
+    """The embedded server of the `local` target; any other target is a server of its own."""
+    if target != DEFAULT_TARGET:
+        raise TallyError(f"target '{target}' has no embedded database (only 'local' has one);"
+                         f" its address: tally db url --target {target}")
     return EmbeddedServer(tally_home())
 
 

@@ -22,6 +22,20 @@ def test_every_command_has_help_with_an_example(path):
         assert "Example" in result.output
 
 
+@pytest.mark.parametrize(
+    "path", [p for p in _commands(cli) if not isinstance(cli.commands.get(p[0]), click.Group)
+             or len(p) > 1], ids=" ".join)
+def test_every_command_takes_target(path):
+    """The contract: every command takes --target NAME."""
+    assert "--target" in CliRunner().invoke(cli, [*path, "--help"]).output
+
+
+def test_db_commands_refuse_a_target_without_embedded_database():
+    result = run_tally("db", "status", "--target", "postgres", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: target 'postgres' has no embedded database")
+
+
 def test_version():
     assert run_tally("--version").stdout.startswith("tally, version ")
 
