@@ -33,7 +33,11 @@
                                    where invocation_id = '{{ run_id }}')
         {%- endset -%}
         {%- set new_batch_hint = run_query(hint_query).columns[0].values() | list -%}
-    {%- endif %}
+    {%- endif -%}
+    {%- set new_batch_literals = (new_batch_hint or ['null']) | join(', ') -%}
+    {%- set changed_event_columns = 'events.event_id, events.org_id, events.user_id,'
+        ~ ' events.api_key_id, events.model_id, events.event_at, events.is_success,'
+        ~ ' events.input_tokens, events.output_tokens, events.batch_id' %}
 
 with
 
@@ -142,24 +146,20 @@ changed_events as (
     -- each kind of change fetches its own events, so that each branch is planned on its own:
     -- events of new batches, events of new voids, events under changed prices
     select
-        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
-        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
-        events.batch_id
+        {{ changed_event_columns }}
     from {{ events }} as events
     where
         events.batch_id in (select new_batches.batch_id from new_batches)
         {%- if new_batch_hint is not none %}
         -- the same batches as literals, read when the model compiled (a superset: the filter
         -- above, read under the watermark lock, decides), so the planner sees their sizes
-        and events.batch_id in ({{ (new_batch_hint or ['null']) | join(', ') }})
+        and events.batch_id in ({{ new_batch_literals }})
         {%- endif %}
 
     union
 
     select
-        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
-        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
-        events.batch_id
+        {{ changed_event_columns }}
     from {{ events }} as events
     -- = any(array(...)): the planner looks each voided event up by its key; a join or IN here
     -- scans every event (seen on PostgreSQL 18 through the staging view)
@@ -169,16 +169,14 @@ changed_events as (
         where
             voids.batch_id in (select new_batches.batch_id from new_batches)
             {%- if new_batch_hint is not none %}
-            and voids.batch_id in ({{ (new_batch_hint or ['null']) | join(', ') }})
+            and voids.batch_id in ({{ new_batch_literals }})
             {%- endif %}
     ))
 
     union
 
     select
-        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
-        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
-        events.batch_id
+        {{ changed_event_columns }}
     from {{ events }} as events
     inner join changed_prices
         on
@@ -190,9 +188,7 @@ changed_events as (
     union
 
     select
-        events.event_id, events.org_id, events.user_id, events.api_key_id, events.model_id,
-        events.event_at, events.is_success, events.input_tokens, events.output_tokens,
-        events.batch_id
+        {{ changed_event_columns }}
     from {{ events }} as events
     where events.org_id in (select changed_timezones.org_id from changed_timezones)
     {%- endif %}
