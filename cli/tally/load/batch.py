@@ -3,7 +3,8 @@
 A batch commits together with its rows. Just before commit it takes the advisory lock
 COMMIT_LOCK_KEY and draws `commit_seq` from raw.load_commit_seq, so every batch whose commit_seq
 is at or below a value a rollup read under the same lock is already visible (see
-macros/rollup_upper_bound.sql). A killed load commits nothing: its batch and rows vanish together.
+macros/rollup/rollup_begin_run.sql). A killed load commits nothing: its batch and rows vanish
+together.
 """
 
 import time
@@ -21,7 +22,7 @@ from tally.load.summary import FileResult
 from tally.load.validation import Context
 from tally.load.writing import record_conflicts, write_batch
 
-COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup_upper_bound.sql
+COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup/rollup_begin_run.sql
 # Two loads of overlapping files: the later to commit a key fails (unique violation or
 # deadlock) and loads its file again, now seeing the other's rows as duplicates.
 RETRIES = 10

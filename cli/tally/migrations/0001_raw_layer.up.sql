@@ -5,7 +5,7 @@ create schema if not exists raw;
 -- Every file tally tried to load. A batch commits together with its rows, so a batch row with
 -- status 'loaded' means all of that file's rows are there. commit_seq orders batches by commit:
 -- it is taken under an advisory lock just before commit, so every batch with a commit_seq at or
--- below any value a rollup has read is already visible (see macros/rollup_upper_bound.sql).
+-- below any value a rollup has read is already visible (see macros/rollup/rollup_begin_run.sql).
 create table raw.load_batches (
     batch_id bigint generated always as identity primary key,
     kind text not null check (kind in ('events', 'voids', 'organizations', 'users', 'api_keys')),
