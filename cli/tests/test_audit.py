@@ -11,7 +11,6 @@ import time
 import psycopg
 import pytest
 from conftest import query, run_tally
-
 from tally.audit import REDACTED, _dbt_changes, redact
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT_DIR, query, run_tally
-
 from tally.embedded_db import EmbeddedServer
 
 DROP = "'; drop table raw.events; --"
