@@ -88,7 +88,7 @@ def test_a_load_killed_mid_file_leaves_nothing_then_loads_in_full(clean_db, tmp_
         copying = query(
             clean_db,
             "select count(*) from pg_stat_activity where application_name = 'tally'"
-            " and query ilike 'copy stage%%' and state = 'active'",
+            " and query ilike 'copy raw.events%%' and state = 'active'",
         )
         if copying[0][0]:
             break

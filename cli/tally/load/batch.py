@@ -13,21 +13,19 @@ from collections.abc import Callable
 import psycopg
 from psycopg import errors
 
+from tally.load.copying import copy_file
 from tally.load.discovery import InputFile
+from tally.load.duplicates import drop_duplicates, record_conflicts
 from tally.load.kinds import KINDS
 from tally.load.parsing import first_line
 from tally.load.reading import ByteSource, FileRejected, sha256_of
-from tally.load.staging import stage_file
-from tally.load.summary import FileResult
+from tally.load.summary import Counts, FileResult
 from tally.load.validation import Context
-from tally.load.writing import record_conflicts, write_batch
 
 COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup/rollup_begin_run.sql
 # Two loads of overlapping files: the later to commit a key fails (unique violation or
 # deadlock) and loads its file again, now seeing the other's rows as duplicates.
 RETRIES = 10
-TEMP_BUFFERS = "256MB"  # the stage table lives in the server's local buffers while it fits
-WORK_MEM = "256MB"  # the server's sort of a file's keys (first loaded wins), not tally's memory
 
 
 class _AlreadyLoaded(Exception):  # noqa: N818 - control flow out of the transaction
@@ -45,9 +43,7 @@ def commit_batch(conn: psycopg.Connection, batch_id: int) -> None:
 
 
 def prepare_session(conn: psycopg.Connection) -> None:
-    """Before the session's first temporary table: room for the stage table, UTC."""
-    conn.execute(f"set temp_buffers = '{TEMP_BUFFERS}'")
-    conn.execute(f"set work_mem = '{WORK_MEM}'")
+    """UTC, so that the naive timestamps the loader writes are read as UTC."""
     conn.execute("set timezone = 'UTC'")
     conn.commit()
 
@@ -105,14 +101,22 @@ def _load_once(
                 [file.kind, file.label, size, file.format],
             ).fetchone()[0]
             source = ByteSource(file.path, file.gzip, on_progress)
-            records = stage_file(conn, file.format, kind, source, _context(conn))
-            if records == 0:
+            copied = copy_file(
+                conn, file.format, kind, source, _context(conn), batch_id, file.label
+            )
+            if copied.records == 0:
                 raise FileRejected("no records")
-            counts = write_batch(conn, kind, batch_id, file.label)
-            counts.read = records
-            counts.duplicate = records - counts.quarantined - counts.loaded
-            if kind.name == "events" and counts.duplicate:
-                counts.conflicting = record_conflicts(conn, kind, batch_id)
+            counts = Counts(
+                read=copied.records,
+                quarantined=copied.quarantined,
+                reasons=dict(sorted(copied.reasons.items(), key=lambda r: (-r[1], r[0]))),
+            )
+            if kind.unique_key:
+                counts.duplicate = drop_duplicates(conn, kind, batch_id)
+                if kind.name == "events" and counts.duplicate:
+                    counts.conflicting = record_conflicts(conn, kind, batch_id)
+                conn.execute("set constraints all immediate")  # a key committed meanwhile fails here
+            counts.loaded = counts.read - counts.quarantined - counts.duplicate
             conn.execute(
                 "update raw.load_batches set file_sha256 = %s, records_read = %s,"
                 " records_loaded = %s, records_duplicate = %s, records_conflicting = %s,"

@@ -1,14 +1,20 @@
 """What a `tally load` call did, per file and in total, for people (text) and scripts (JSON)."""
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from tally.load.writing import Counts
 
 # Exit statuses: 0 all loaded; 1 a file failed (other files still loaded); 3 every file loaded
 # but some records were quarantined (their reasons are in the summary and raw.quarantine).
 EXIT_OK, EXIT_FILE_FAILED, EXIT_QUARANTINED = 0, 1, 3
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    loaded: int = 0
+    duplicate: int = 0
+    conflicting: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -19,7 +25,7 @@ class FileResult:
     status: str = "pending"  # loaded | skipped (loaded before) | failed
     error: str | None = None
     batch_id: int | None = None
-    counts: "Counts | None" = None
+    counts: Counts | None = None
     seconds: float = 0.0
 
 

@@ -45,6 +45,8 @@ class _Reasons:
             self.open = np.ones(n, dtype=bool)
 
     def add(self, broken, reason: str) -> None:
+        if not isinstance(broken, np.ndarray) and not pc.any(broken).as_py():
+            return  # the common case: nobody breaks this rule, so skip the conversion
         mask = _np(broken) & self.open
         if mask.any():
             self.values[mask] = reason

@@ -1,0 +1,142 @@
+"""Checked records straight into the kind's raw table by COPY, broken ones into the quarantine.
+
+One pass over the file: each block is parsed and checked in the loading process while
+PostgreSQL ingests the previous one. Valid records go to the raw table with their batch and
+record number; broken ones wait in a spool (memory up to SPOOL_MEMORY, then a temporary file)
+and go to raw.quarantine once the file is read.
+"""
+
+import io
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from psycopg import sql
+
+from tally.load.kinds import Kind
+from tally.load.parsing import Restart, batches, csv_slowly
+from tally.load.reading import ByteSource
+from tally.load.validation import Context, check
+
+SPOOL_MEMORY = 8 << 20
+_CSV = pacsv.WriteOptions(include_header=False)
+_QUARANTINE = (
+    "copy raw.quarantine (batch_id, file_name, record_number, record, reason)"
+    " from stdin (format csv)"
+)
+
+
+@dataclass
+class Copied:
+    records: int = 0
+    quarantined: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+
+def _naive_utc(table: pa.Table) -> pa.Table:
+    """Timestamps as naive UTC: pyarrow writes them ~20x faster than zoned ones, and the
+    session's time zone is UTC, so PostgreSQL reads back the same instants."""
+    for i, column in enumerate(table.columns):
+        if pa.types.is_timestamp(column.type) and column.type.tz:
+            table = table.set_column(i, table.field(i).name, column.cast(pa.timestamp("us")))
+    return table
+
+
+def _csv_bytes(table: pa.Table) -> memoryview:
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, _CSV)
+    return buffer.getbuffer()
+
+
+class _Copier:
+    """Splits each checked batch: valid records to the COPY, broken ones to the spool."""
+
+    def __init__(self, kind: Kind, batch_id: int, file_name: str, context: Context):
+        self.kind, self.batch_id, self.file_name, self.context = kind, batch_id, file_name, context
+        self.copied = Copied()
+        self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+
+    def statement(self) -> sql.Composed:
+        columns = [*self.kind.field_names, "batch_id", "record_number"]
+        return sql.SQL("copy {} ({}) from stdin (format csv)").format(
+            sql.SQL(self.kind.table),
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+        )
+
+    def valid_rows(self, batch) -> memoryview | None:
+        table = check(self.kind, batch, self.context)
+        self.copied.records += table.num_rows
+        if table["quarantine_reason"].null_count < table.num_rows:
+            broken = pc.is_valid(table["quarantine_reason"])
+            self._quarantine(table.filter(broken))
+            table = table.filter(pc.invert(broken))
+        if not table.num_rows:
+            return None
+        batch_ids = pa.array(np.full(table.num_rows, self.batch_id, dtype=np.int64))
+        rows = table.select(self.kind.field_names).append_column("batch_id", batch_ids)
+        rows = rows.append_column("record_number", table["record_number"])
+        return _csv_bytes(_naive_utc(rows))
+
+    def _quarantine(self, broken: pa.Table) -> None:
+        reasons = broken["quarantine_reason"]
+        self.copied.quarantined += broken.num_rows
+        self.copied.reasons.update(reasons.to_pylist())
+        n = broken.num_rows
+        rows = pa.table(
+            {
+                "batch_id": pa.array(np.full(n, self.batch_id, dtype=np.int64)),
+                "file_name": pa.array([self.file_name] * n, pa.string()),
+                "record_number": broken["record_number"],
+                "record": broken["record"],
+                "reason": reasons,
+            }
+        )
+        self.spool.write(_csv_bytes(rows))
+
+    def restart(self) -> None:
+        self.copied = Copied()
+        self.spool.seek(0)
+        self.spool.truncate()
+
+    def flush_quarantine(self, conn: psycopg.Connection) -> None:
+        if not self.copied.quarantined:
+            return
+        self.spool.seek(0)
+        with conn.cursor().copy(_QUARANTINE) as copy:
+            while block := self.spool.read(1 << 20):
+                copy.write(block)
+
+
+def _copy(conn: psycopg.Connection, copier: _Copier, stream) -> None:
+    with conn.cursor().copy(copier.statement()) as copy:
+        for batch in stream:
+            rows = copier.valid_rows(batch)
+            if rows is not None:
+                copy.write(rows)
+
+
+def copy_file(
+    conn: psycopg.Connection,
+    fmt: str,
+    kind: Kind,
+    source: ByteSource,
+    context: Context,
+    batch_id: int,
+    file_name: str,
+) -> Copied:
+    """Copy every record of a file into the raw layer. Raises FileRejected for a bad file."""
+    copier = _Copier(kind, batch_id, file_name, context)
+    with copier.spool:
+        try:
+            with conn.transaction():
+                _copy(conn, copier, batches(fmt, kind, source))
+        except Restart:
+            copier.restart()
+            _copy(conn, copier, csv_slowly(kind, source))
+        copier.flush_quarantine(conn)
+    return copier.copied
