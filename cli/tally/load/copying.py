@@ -56,10 +56,10 @@ def _csv_bytes(table: pa.Table) -> memoryview:
 class _Copier:
     """Splits each checked batch: valid records to the COPY, broken ones to the spool."""
 
-    def __init__(self, kind: Kind, batch_id: int, file_name: str, context: Context):
+    def __init__(self, kind: Kind, batch_id: int, file_name: str, context: Context, spool):
         self.kind, self.batch_id, self.file_name, self.context = kind, batch_id, file_name, context
         self.copied = Copied()
-        self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY)
+        self.spool = spool
 
     def statement(self) -> sql.Composed:
         columns = [*self.kind.field_names, "batch_id", "record_number"]
@@ -130,8 +130,8 @@ def copy_file(
     file_name: str,
 ) -> Copied:
     """Copy every record of a file into the raw layer. Raises FileRejected for a bad file."""
-    copier = _Copier(kind, batch_id, file_name, context)
-    with copier.spool:
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
+        copier = _Copier(kind, batch_id, file_name, context, spool)
         try:
             with conn.transaction():
                 _copy(conn, copier, batches(fmt, kind, source))
