@@ -240,3 +240,20 @@ def test_an_organization_arriving_late_moves_its_days_to_its_timezone(pipeline):
     assert query(pipeline.url, "select usage_date from analytics.fct_usage_daily_v1") == [
         (late_evening_utc.date(),)
     ]
+
+
+def test_a_full_refresh_over_existing_tables_keeps_the_grain_index(pipeline):
+    pipeline.load("events", [event("e", NOW - timedelta(hours=1))])
+    pipeline.rollup()
+    pipeline.rollup("--full-refresh")
+    indexed = query(
+        pipeline.url,
+        "select indrelid::regclass::text from pg_index"
+        " where indisunique and indexrelid::regclass::text like 'analytics.%__grain'"
+        " order by 1",
+    )
+    assert indexed == [
+        ("analytics.fct_usage_daily_v1",),
+        ("analytics.fct_usage_daily_v2",),
+        ("analytics.fct_usage_hourly",),
+    ]
