@@ -1,13 +1,15 @@
 """Checked records straight into the kind's raw table by COPY, broken ones into the quarantine.
 
-One pass over the file: each block is parsed and checked in the loading process while
-PostgreSQL ingests the previous one. Valid records go to the raw table with their batch and
-record number; broken ones wait in a spool (memory up to SPOOL_MEMORY, then a temporary file)
-and go to raw.quarantine once the file is read.
+One pass over the file: each block is parsed and checked in the loading process while a
+writer thread sends the previous one and PostgreSQL ingests it. Valid records go to the raw
+table with their batch and record number; broken ones wait in a spool (memory up to
+SPOOL_MEMORY, then a temporary file) and go to raw.quarantine once the file is read.
 """
 
 import io
+import queue
 import tempfile
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -17,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from psycopg import sql
+from psycopg.copy import LibpqWriter
 
 from tally.load.kinds import Kind
 from tally.load.parsing import Restart, batches, csv_slowly
@@ -24,6 +27,7 @@ from tally.load.reading import ByteSource
 from tally.load.validation import Context, check
 
 SPOOL_MEMORY = 8 << 20
+QUEUED_BLOCKS = 2  # blocks parsed ahead of the server; psycopg's own queue would hold 128 MB
 _CSV = pacsv.WriteOptions(include_header=False)
 _QUARANTINE = (
     "copy raw.quarantine (batch_id, file_name, record_number, record, reason)"
@@ -112,8 +116,40 @@ class _Copier:
                 copy.write(block)
 
 
+class _BackgroundWriter(LibpqWriter):
+    """Sends COPY data from a thread, so parsing the next block overlaps sending this one."""
+
+    def __init__(self, cursor: psycopg.Cursor):
+        super().__init__(cursor)
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUED_BLOCKS)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._send, daemon=True)
+        self._thread.start()
+
+    def _send(self) -> None:
+        while (data := self._queue.get()) is not None:
+            if self._error is None:  # after an error, only drain the queue
+                try:
+                    super().write(data)
+                except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._error = error
+
+    def write(self, data) -> None:
+        if self._error:
+            raise self._error
+        self._queue.put(data)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error:
+            raise self._error
+        super().finish(exc)
+
+
 def _copy(conn: psycopg.Connection, copier: _Copier, stream) -> None:
-    with conn.cursor().copy(copier.statement()) as copy:
+    cursor = conn.cursor()
+    with cursor.copy(copier.statement(), writer=_BackgroundWriter(cursor)) as copy:
         for batch in stream:
             rows = copier.valid_rows(batch)
             if rows is not None:

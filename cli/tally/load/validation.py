@@ -68,7 +68,7 @@ def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
         return column.cast(TIMESTAMP)
     except pa.ArrowInvalid:
         pass
-    zoned = pc.fill_null(pc.match_substring_regex(column, _HAS_ZONE), True)
+    zoned = _has_zone(column)
     try:  # some without an offset: those are UTC
         return pc.if_else(zoned, column, pc.binary_join_element_wise(column, "Z", "")).cast(
             TIMESTAMP
@@ -83,8 +83,7 @@ def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
         pc.binary_join_element_wise(text, "T00:00:00", ""),
         text,
     )
-    zoned = pc.fill_null(pc.match_substring_regex(text, _HAS_ZONE), True)
-    text = pc.if_else(zoned, text, pc.binary_join_element_wise(text, "Z", ""))  # naive: UTC
+    text = pc.if_else(_has_zone(text), text, pc.binary_join_element_wise(text, "Z", ""))
     try:
         return text.cast(TIMESTAMP)
     except pa.ArrowInvalid:  # an impossible date (2026-02-30): find which, one by one
@@ -100,6 +99,11 @@ def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
         return pa.array(values, pa.int64()).cast(TIMESTAMP)
 
 
+def _has_zone(column: pa.Array) -> pa.Array:
+    """Whether each timestamp ends in an offset (NULL counts as zoned: nothing to add)."""
+    return pc.fill_null(pc.match_substring_regex(column, _HAS_ZONE), True)
+
+
 def _not_iso(field: Field) -> str:
     return f"{field.name} is not an ISO-8601 timestamp"
 
@@ -110,12 +114,17 @@ def _integers(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
         return column.cast(pa.int64())
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
-    # The common case: every value is at most 18 digits, so it fits in 64 bits.
-    if (
-        column.null_count == 0
-        and pc.all(pc.match_substring_regex(column, r"^[0-9]{1,18}$")).as_py()
-    ):
-        return column.cast(pa.int64())
+    # The common case: digits only, at most 64 bits. pyarrow's cast would also take a minus
+    # sign and hexadecimal (0x1F), which the contract does not.
+    unusual = pc.or_(
+        pc.starts_with(column, "-"),
+        pc.or_(pc.starts_with(column, "0x"), pc.starts_with(column, "0X")),
+    )
+    if not pc.any(unusual).as_py():
+        try:
+            return column.cast(pa.int64())
+        except pa.ArrowInvalid:
+            pass
     digits = pc.match_substring_regex(column, r"^[0-9]+$")
     present = pc.is_valid(column)
     negative = pc.match_substring_regex(column, r"^-[0-9]+$")
@@ -160,7 +169,8 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
         reasons.add(  # PostgreSQL text cannot hold a NUL character
             pc.match_substring(column, "\x00"), f"{field.name} contains a NUL character"
         )
-        if field.max_length:
+        # A value of at most max_length bytes has at most max_length characters.
+        if field.max_length and (pc.max(pc.binary_length(column)).as_py() or 0) > field.max_length:
             reasons.add(
                 pc.greater(pc.utf8_length(column), field.max_length),
                 f"{field.name} longer than {field.max_length} characters",
