@@ -8,6 +8,11 @@
         deltas per grain row (counts and sums add, voided and re-priced events subtract). They
         are added to the matching rows; a row whose request_count reaches 0 is deleted; a grain
         row not yet present is inserted. Keys listed in `nullable_unique_key` match NULL to NULL.
+
+        One MERGE per pattern of NULLs in the nullable keys (NULL or not in each), so that every
+        key is an index condition (`=` or `is null`): `is not distinct from` is not indexable, and
+        a lookup on the other keys alone reads every row of an organization's hour. Each MERGE
+        takes its delta rows in the grain index's order.
     -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
@@ -18,13 +23,28 @@
         'total_tokens', 'priced_cost_usd', 'unpriced_request_count',
     ] -%}
     {%- set columns = keys + measures + ['cost_usd'] -%}
+    {%- for pattern in range(2 ** (nullable_keys | length)) %}
+    {%- set null_keys = [] -%}
+    {%- for key in nullable_keys -%}
+        {%- if (pattern // 2 ** loop.index0) % 2 == 1 -%}
+            {%- do null_keys.append(key) -%}
+        {%- endif -%}
+    {%- endfor %}
     merge into {{ target }} as existing
-    using {{ source }} as delta
+    using (
+        select * from {{ source }}
+        where
+            {%- for key in nullable_keys %}
+            {% if not loop.first %}and {% endif -%}
+            {{ key }} is {{ '' if key in null_keys else 'not ' }}null
+            {%- endfor %}
+        order by {{ keys | join(', ') }}
+    ) as delta
     on
         {%- for key in keys %}
         {% if not loop.first %}and {% endif -%}
-        {%- if key in nullable_keys -%}
-        existing.{{ key }} is not distinct from delta.{{ key }}
+        {%- if key in null_keys -%}
+        existing.{{ key }} is null
         {%- else -%}
         existing.{{ key }} = delta.{{ key }}
         {%- endif -%}
@@ -42,5 +62,6 @@
     values (
         {%- for column in keys + measures %}delta.{{ column }}, {% endfor -%}
         case when delta.unpriced_request_count = 0 then delta.priced_cost_usd end
-    )
+    );
+    {%- endfor %}
 {%- endmacro %}
