@@ -23,6 +23,9 @@
         'total_tokens', 'priced_cost_usd', 'unpriced_request_count',
     ] -%}
     {%- set columns = keys + measures + ['cost_usd'] -%}
+    -- statistics for dbt's temporary relation: without them the planner guesses its size low
+    -- and hashes the whole table instead of looking each delta row up in the grain index
+    analyze {{ source }};
     {%- for pattern in range(2 ** (nullable_keys | length)) %}
     {%- set null_keys = [] -%}
     {%- for key in nullable_keys -%}
