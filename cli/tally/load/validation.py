@@ -1,6 +1,6 @@
 """The contract's record rules, vectorised with pyarrow over a batch of records.
 
-`check` returns the batch as the stage table's columns: the record number, the first rule the
+`check` returns the batch as a table: the record number, the first rule the
 record breaks (NULL for a valid record), the record as given (for a broken one only) and each
 field in its raw-layer type. It runs in the loading process while PostgreSQL ingests the
 previous batch, so validation costs the database nothing.
