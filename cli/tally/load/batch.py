@@ -120,8 +120,6 @@ def _load_once(
                 counts.duplicate = drop_duplicates(conn, kind, batch_id)
                 if kind.name == "events" and counts.duplicate:
                     counts.conflicting = record_conflicts(conn, kind, batch_id)
-                # A key another load committed meanwhile fails here, and the file loads again.
-                conn.execute("set constraints all immediate")
             counts.loaded = counts.read - counts.quarantined - counts.duplicate
             conn.execute(
                 "update raw.load_batches set file_sha256 = %s, records_read = %s,"

@@ -131,7 +131,7 @@ class _BackgroundWriter(LibpqWriter):
             if self._error is None:  # after an error, only drain the queue
                 try:
                     super().write(data)
-                except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+                except BaseException as error:  # re-raised in the caller's thread
                     self._error = error
 
     def write(self, data) -> None:

@@ -3,7 +3,8 @@
 A record of the batch loses when its key is held by an earlier batch (any other visible batch
 committed before this one) or by an earlier record of the same file. The losers are removed
 before commit, so the deferred primary key (migration 0011) finds each key once; a concurrent
-load that commits one of the same keys first makes this one fail at commit, and it loads again.
+load that commits one of the same keys meanwhile makes the final check fail, and the file loads
+again.
 """
 
 import psycopg
@@ -13,7 +14,8 @@ from tally.load.kinds import Kind
 
 
 def drop_duplicates(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:
-    """Remove the batch's records that lose to an earlier one; returns how many."""
+    """Remove the batch's records that lose to an earlier one and check the keys that are left;
+    returns how many were removed."""
     try:  # the common case, a file of new keys: PostgreSQL checks only keys that met another row
         with conn.transaction():
             conn.execute("set constraints all immediate")
@@ -29,12 +31,14 @@ def drop_duplicates(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:
         f"   and (o.batch_id <> n.batch_id or o.record_number < n.record_number))",
         {"batch_id": batch_id},
     )
-    return conn.execute(
+    dropped = conn.execute(
         f"delete from {kind.table} as t using losers as l"
         f" where t.{key} = l.{key} and t.batch_id = %(batch_id)s"
         f" and t.record_number = l.record_number",
         {"batch_id": batch_id},
     ).rowcount
+    conn.execute("set constraints all immediate")
+    return dropped
 
 
 def record_conflicts(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:
