@@ -13,9 +13,10 @@ from collections.abc import Callable
 import psycopg
 from psycopg import errors
 
+from tally.load import bulk
 from tally.load.copying import copy_file
 from tally.load.discovery import InputFile
-from tally.load.duplicates import drop_duplicates, record_conflicts
+from tally.load.duplicates import drop_duplicates, drop_duplicates_in_bulk, record_conflicts
 from tally.load.kinds import KINDS
 from tally.load.parsing import first_line
 from tally.load.reading import ByteSource, FileRejected, sha256_of
@@ -46,8 +47,7 @@ def commit_batch(conn: psycopg.Connection, batch_id: int) -> None:
 
 
 def prepare_session(conn: psycopg.Connection) -> None:
-    """UTC, so that the naive timestamps the loader writes are read as UTC; room for the
-    duplicate check."""
+    """UTC, so that recorded conflicts show their times in UTC; room for the duplicate check."""
     conn.execute("set timezone = 'UTC'")
     conn.execute(f"set work_mem = '{WORK_MEM}'")
     conn.commit()
@@ -105,9 +105,11 @@ def _load_once(
                 " values (%s, %s, '', %s, %s, 'loading') returning batch_id",
                 [file.kind, file.label, size, file.format],
             ).fetchone()[0]
+            dropped_key = bulk.drop_key(conn, kind, file) if kind.unique_key else None
             source = ByteSource(file.path, file.gzip, on_progress)
+            flag_repeats = bool(dropped_key and dropped_key.table_was_empty)
             copied = copy_file(
-                conn, file.format, kind, source, _context(conn), batch_id, file.label
+                conn, file.format, kind, source, _context(conn), batch_id, file.label, flag_repeats
             )
             if copied.records == 0:
                 raise FileRejected("no records")
@@ -116,10 +118,13 @@ def _load_once(
                 quarantined=copied.quarantined,
                 reasons=dict(sorted(copied.reasons.items(), key=lambda r: (-r[1], r[0]))),
             )
-            if kind.unique_key:
+            if dropped_key:
+                counts.duplicate = drop_duplicates_in_bulk(conn, kind, batch_id, copied.repeats)
+                bulk.build_key(conn, dropped_key)
+            elif kind.unique_key:
                 counts.duplicate = drop_duplicates(conn, kind, batch_id)
-                if kind.name == "events" and counts.duplicate:
-                    counts.conflicting = record_conflicts(conn, kind, batch_id)
+            if kind.name == "events" and counts.duplicate:
+                counts.conflicting = record_conflicts(conn, kind, batch_id)
             counts.loaded = counts.read - counts.quarantined - counts.duplicate
             conn.execute(
                 "update raw.load_batches set file_sha256 = %s, records_read = %s,"
@@ -144,6 +149,7 @@ def _load_once(
         result.status = "skipped"
         return result
     result.status = "loaded"
+    result.mode = "bulk" if dropped_key else "incremental"
     result.batch_id = batch_id
     result.counts = counts
     return result

@@ -2,8 +2,9 @@
 
 One pass over the file: each block is parsed and checked in the loading process while a
 writer thread sends the previous one and PostgreSQL ingests it. Valid records go to the raw
-table with their batch and record number; broken ones wait in a spool (memory up to
-SPOOL_MEMORY, then a temporary file) and go to raw.quarantine once the file is read.
+table with their batch and record number, in binary COPY format; broken ones wait in a spool
+(memory up to SPOOL_MEMORY, then a temporary file) and go to raw.quarantine once the file is
+read.
 """
 
 import io
@@ -21,9 +22,11 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.copy import LibpqWriter
 
+from tally.load import pg_binary
 from tally.load.kinds import Kind
 from tally.load.parsing import Restart, batches, csv_slowly
 from tally.load.reading import ByteSource
+from tally.load.repeats import RepeatFilter
 from tally.load.validation import Context, check
 
 SPOOL_MEMORY = 8 << 20
@@ -40,15 +43,7 @@ class Copied:
     records: int = 0
     quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
-
-
-def _naive_utc(table: pa.Table) -> pa.Table:
-    """Timestamps as naive UTC: pyarrow writes them ~20x faster than zoned ones, and the
-    session's time zone is UTC, so PostgreSQL reads back the same instants."""
-    for i, column in enumerate(table.columns):
-        if pa.types.is_timestamp(column.type) and column.type.tz:
-            table = table.set_column(i, table.field(i).name, column.cast(pa.timestamp("us")))
-    return table
+    repeats: RepeatFilter | None = None  # keys that may repeat, when asked for
 
 
 def _csv_bytes(table: pa.Table) -> memoryview:
@@ -60,14 +55,17 @@ def _csv_bytes(table: pa.Table) -> memoryview:
 class _Copier:
     """Splits each checked batch: valid records to the COPY, broken ones to the spool."""
 
-    def __init__(self, kind: Kind, batch_id: int, file_name: str, context: Context, spool):
+    def __init__(
+        self, kind: Kind, batch_id: int, file_name: str, context: Context, spool, flag_repeats
+    ):
         self.kind, self.batch_id, self.file_name, self.context = kind, batch_id, file_name, context
-        self.copied = Copied()
+        self.flag_repeats = flag_repeats
         self.spool = spool
+        self.restart()
 
     def statement(self) -> sql.Composed:
         columns = [*self.kind.field_names, "batch_id", "record_number"]
-        return sql.SQL("copy {} ({}) from stdin (format csv)").format(
+        return sql.SQL("copy {} ({}) from stdin (format binary)").format(
             sql.SQL(self.kind.table),
             sql.SQL(", ").join(map(sql.Identifier, columns)),
         )
@@ -81,10 +79,12 @@ class _Copier:
             table = table.filter(pc.invert(broken))
         if not table.num_rows:
             return None
+        if self.copied.repeats is not None:
+            self.copied.repeats.add(table[self.kind.unique_key].combine_chunks())
         batch_ids = pa.array(np.full(table.num_rows, self.batch_id, dtype=np.int64))
         rows = table.select(self.kind.field_names).append_column("batch_id", batch_ids)
         rows = rows.append_column("record_number", table["record_number"])
-        return _csv_bytes(_naive_utc(rows))
+        return pg_binary.rows(rows)
 
     def _quarantine(self, broken: pa.Table) -> None:
         reasons = broken["quarantine_reason"]
@@ -103,7 +103,7 @@ class _Copier:
         self.spool.write(_csv_bytes(rows))
 
     def restart(self) -> None:
-        self.copied = Copied()
+        self.copied = Copied(repeats=RepeatFilter() if self.flag_repeats else None)
         self.spool.seek(0)
         self.spool.truncate()
 
@@ -150,10 +150,12 @@ class _BackgroundWriter(LibpqWriter):
 def _copy(conn: psycopg.Connection, copier: _Copier, stream) -> None:
     cursor = conn.cursor()
     with cursor.copy(copier.statement(), writer=_BackgroundWriter(cursor)) as copy:
+        copy.write(pg_binary.HEADER)
         for batch in stream:
             rows = copier.valid_rows(batch)
             if rows is not None:
                 copy.write(rows)
+        copy.write(pg_binary.TRAILER)
 
 
 def copy_file(
@@ -164,10 +166,12 @@ def copy_file(
     context: Context,
     batch_id: int,
     file_name: str,
+    flag_repeats: bool = False,
 ) -> Copied:
-    """Copy every record of a file into the raw layer. Raises FileRejected for a bad file."""
+    """Copy every record of a file into the raw layer, flagging the keys that may repeat when
+    asked to. Raises FileRejected for a bad file."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
-        copier = _Copier(kind, batch_id, file_name, context, spool)
+        copier = _Copier(kind, batch_id, file_name, context, spool, flag_repeats)
         try:
             with conn.transaction():
                 _copy(conn, copier, batches(fmt, kind, source))

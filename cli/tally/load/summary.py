@@ -23,6 +23,7 @@ class FileResult:
     kind: str
     format: str | None
     status: str = "pending"  # loaded | skipped (loaded before) | failed
+    mode: str | None = None  # loaded: bulk (key dropped and rebuilt) | incremental
     error: str | None = None
     batch_id: int | None = None
     counts: Counts | None = None
@@ -87,7 +88,8 @@ def file_line(result: FileResult) -> str:
         line += f" ({c.conflicting} conflicting)"
     line += f", {c.quarantined} quarantined"
     rate = c.read / result.seconds if result.seconds else 0
-    return line + f" [{result.kind}, {result.seconds:.1f} s, {rate:,.0f} records/s]"
+    mode = ", bulk" if result.mode == "bulk" else ""
+    return line + f" [{result.kind}{mode}, {result.seconds:.1f} s, {rate:,.0f} records/s]"
 
 
 def text_lines(summary: LoadSummary) -> list[str]:

@@ -1,0 +1,91 @@
+"""Bulk mode: a file at least as large as its table loads with the table's key dropped and built
+again (tally.load.bulk). It must keep exactly the records, duplicates and conflicts that the
+incremental path keeps, into an empty table and into one that already holds some of its keys."""
+
+import random
+
+import psycopg
+import pyarrow as pa
+import pytest
+from conftest import query
+from load_helpers import event, load_json, write
+from tally.generate import generate
+from tally.load.repeats import RepeatFilter
+
+KEPT = (
+    "select event_id, batch_id, record_number, org_id, user_id, api_key_id, model_id,"
+    " event_time, input_tokens, output_tokens, status, latency_ms from raw.events"
+)
+CONFLICTS = "select event_id, record_number, record from raw.event_conflicts"
+KEY = (
+    "select pg_get_constraintdef(oid) from pg_constraint"
+    " where conrelid = 'raw.events'::regclass and contype = 'p'"
+)
+COUNTS = ("read", "loaded", "duplicate", "conflicting", "quarantined", "quarantined_by_reason")
+
+
+def _outcome(url: str, results: list[dict]) -> dict:
+    return {
+        "counts": [{name: r["files"][0][name] for name in COUNTS} for r in results],
+        "kept": sorted(query(url, KEPT)),
+        "conflicts": sorted(query(url, CONFLICTS), key=str),
+        "quarantined": query(url, "select count(*) from raw.quarantine"),
+        "key": query(url, KEY),
+    }
+
+
+def _empty_raw_layer(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "truncate raw.events, raw.voids, raw.quarantine, raw.event_conflicts,"
+            " raw.load_batches cascade"
+        )
+        conn.execute("alter table raw.load_batches alter batch_id restart")
+
+
+@pytest.mark.parametrize("preloaded", [False, True], ids=["empty table", "table with rows"])
+def test_bulk_and_incremental_loads_keep_the_same_records(clean_db, tmp_path, preloaded):
+    generate(160_000, tmp_path, seed=5, fmt="csv")  # duplicates, conflicts and bad records
+    big = tmp_path / "events.csv"
+    # Loaded first, so it wins: some keys of the big file, half of them with other fields.
+    small = write(
+        tmp_path / "first.jsonl",
+        [event(event_id=f"ev5_{i}", input_tokens=i % 2) for i in range(0, 4000, 4)],
+    )
+    files = [small, big] if preloaded else [big]
+
+    bulk = [load_json(path) for path in files]
+    assert bulk[-1]["files"][0]["mode"] == "bulk"
+    in_bulk = _outcome(clean_db, bulk)
+
+    _empty_raw_layer(clean_db)
+    with psycopg.connect(clean_db) as reader:  # a reader of raw.events: no bulk mode now
+        reader.execute("select from raw.events limit 1")
+        incremental = [load_json(path) for path in files]
+    assert incremental[-1]["files"][0]["mode"] == "incremental"
+
+    assert _outcome(clean_db, incremental) == in_bulk
+    assert in_bulk["key"] == [("PRIMARY KEY (event_id) DEFERRABLE INITIALLY DEFERRED",)]
+    assert in_bulk["counts"][-1]["duplicate"] > 0 and in_bulk["counts"][-1]["conflicting"] > 0
+    if preloaded:
+        assert in_bulk["counts"][0]["loaded"] == 1000
+        assert in_bulk["counts"][-1]["conflicting"] >= 500  # the small file's changed half
+
+
+def test_the_repeat_filter_flags_every_repeated_key():
+    """Every record whose key came earlier in the stream is flagged, whatever the key's length
+    or characters, within a block or across blocks; and few others are."""
+    rng = random.Random(7)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-_éü€😀"
+    unique = sorted({"".join(rng.choices(alphabet, k=rng.randint(1, 128))) for _ in range(60_000)})
+    stream = unique[:50_000] + rng.choices(unique, k=5_000) + unique[50_000:]
+    rng.shuffle(stream)
+    repeats = RepeatFilter()
+    for start in range(0, len(stream), 7_000):
+        repeats.add(pa.array(stream[start : start + 7_000]))
+    flagged = set(pa.concat_arrays(repeats.flagged()).to_pylist())
+    seen, repeated = set(), set()
+    for key in stream:
+        (repeated if key in seen else seen).add(key)
+    assert repeated <= flagged
+    assert len(flagged) < len(repeated) + 0.01 * len(stream)
