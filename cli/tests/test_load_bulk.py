@@ -80,10 +80,11 @@ def test_the_repeat_filter_flags_every_repeated_key():
     unique = sorted({"".join(rng.choices(alphabet, k=rng.randint(1, 128))) for _ in range(60_000)})
     stream = unique[:50_000] + rng.choices(unique, k=5_000) + unique[50_000:]
     rng.shuffle(stream)
-    repeats = RepeatFilter()
+    repeats, flagged = RepeatFilter(), set()
     for start in range(0, len(stream), 7_000):
-        repeats.add(pa.array(stream[start : start + 7_000]))
-    flagged = set(pa.concat_arrays(repeats.flagged()).to_pylist())
+        block = stream[start : start + 7_000]
+        may_repeat = repeats.add(pa.array(block))
+        flagged.update(key for key, flag in zip(block, may_repeat, strict=True) if flag)
     seen, repeated = set(), set()
     for key in stream:
         (repeated if key in seen else seen).add(key)

@@ -107,9 +107,9 @@ def _load_once(
             ).fetchone()[0]
             dropped_key = bulk.drop_key(conn, kind, file) if kind.unique_key else None
             source = ByteSource(file.path, file.gzip, on_progress)
-            flag_repeats = bool(dropped_key and dropped_key.table_was_empty)
+            set_aside = bool(dropped_key and dropped_key.table_was_empty)
             copied = copy_file(
-                conn, file.format, kind, source, _context(conn), batch_id, file.label, flag_repeats
+                conn, file.format, kind, source, _context(conn), batch_id, file.label, set_aside
             )
             if copied.records == 0:
                 raise FileRejected("no records")
@@ -119,8 +119,9 @@ def _load_once(
                 reasons=dict(sorted(copied.reasons.items(), key=lambda r: (-r[1], r[0]))),
             )
             if dropped_key:
-                counts.duplicate = drop_duplicates_in_bulk(conn, kind, batch_id, copied.repeats)
-                bulk.build_key(conn, dropped_key)
+                counts.duplicate = drop_duplicates_in_bulk(
+                    conn, kind, batch_id, dropped_key, set_aside
+                )
             elif kind.unique_key:
                 counts.duplicate = drop_duplicates(conn, kind, batch_id)
             if kind.name == "events" and counts.duplicate:

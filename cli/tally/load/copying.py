@@ -12,6 +12,7 @@ import queue
 import tempfile
 import threading
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,12 +39,15 @@ _QUARANTINE = (
 )
 
 
+ASIDE_TABLE = "repeats_aside"  # a temporary table: records set aside (see copy_file)
+
+
 @dataclass
 class Copied:
     records: int = 0
     quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
-    repeats: RepeatFilter | None = None  # keys that may repeat, when asked for
+    set_aside: int = 0
 
 
 def _csv_bytes(table: pa.Table) -> memoryview:
@@ -52,23 +56,29 @@ def _csv_bytes(table: pa.Table) -> memoryview:
     return buffer.getbuffer()
 
 
+def _copy_statement(kind: Kind, table: str) -> sql.Composed:
+    columns = [*kind.field_names, "batch_id", "record_number"]
+    return sql.SQL("copy {} ({}) from stdin (format binary)").format(
+        sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+def _replay(conn: psycopg.Connection, spool, statement) -> None:
+    spool.seek(0)
+    with conn.cursor().copy(statement) as copy:
+        while block := spool.read(1 << 20):
+            copy.write(block)
+
+
 class _Copier:
-    """Splits each checked batch: valid records to the COPY, broken ones to the spool."""
+    """Splits each checked batch: valid records to the COPY, broken ones to the quarantine
+    spool, and, when asked, valid records whose key may repeat an earlier one to the aside
+    spool."""
 
-    def __init__(
-        self, kind: Kind, batch_id: int, file_name: str, context: Context, spool, flag_repeats
-    ):
+    def __init__(self, kind: Kind, batch_id: int, file_name: str, context: Context, spools):
         self.kind, self.batch_id, self.file_name, self.context = kind, batch_id, file_name, context
-        self.flag_repeats = flag_repeats
-        self.spool = spool
+        self.spool, self.aside = spools
         self.restart()
-
-    def statement(self) -> sql.Composed:
-        columns = [*self.kind.field_names, "batch_id", "record_number"]
-        return sql.SQL("copy {} ({}) from stdin (format binary)").format(
-            sql.SQL(self.kind.table),
-            sql.SQL(", ").join(map(sql.Identifier, columns)),
-        )
 
     def valid_rows(self, batch) -> memoryview | None:
         table = check(self.kind, batch, self.context)
@@ -79,11 +89,15 @@ class _Copier:
             table = table.filter(pc.invert(broken))
         if not table.num_rows:
             return None
-        if self.copied.repeats is not None:
-            self.copied.repeats.add(table[self.kind.unique_key].combine_chunks())
         batch_ids = pa.array(np.full(table.num_rows, self.batch_id, dtype=np.int64))
         rows = table.select(self.kind.field_names).append_column("batch_id", batch_ids)
         rows = rows.append_column("record_number", table["record_number"])
+        if self.repeats is not None:
+            may_repeat = self.repeats.add(table[self.kind.unique_key].combine_chunks())
+            if may_repeat.any():
+                self.copied.set_aside += int(may_repeat.sum())
+                self.aside.write(pg_binary.rows(rows.filter(may_repeat)))
+                rows = rows.filter(~may_repeat)
         return pg_binary.rows(rows)
 
     def _quarantine(self, broken: pa.Table) -> None:
@@ -103,17 +117,27 @@ class _Copier:
         self.spool.write(_csv_bytes(rows))
 
     def restart(self) -> None:
-        self.copied = Copied(repeats=RepeatFilter() if self.flag_repeats else None)
+        self.copied = Copied()
         self.spool.seek(0)
         self.spool.truncate()
+        self.repeats = None
+        if self.aside is not None:
+            self.repeats = RepeatFilter()
+            self.aside.seek(0)
+            self.aside.truncate()
+            self.aside.write(pg_binary.HEADER)
 
-    def flush_quarantine(self, conn: psycopg.Connection) -> None:
-        if not self.copied.quarantined:
-            return
-        self.spool.seek(0)
-        with conn.cursor().copy(_QUARANTINE) as copy:
-            while block := self.spool.read(1 << 20):
-                copy.write(block)
+    def flush(self, conn: psycopg.Connection) -> None:
+        """The quarantined records to raw.quarantine, those set aside to ASIDE_TABLE."""
+        if self.copied.quarantined:
+            _replay(conn, self.spool, _QUARANTINE)
+        if self.aside is not None:
+            conn.execute(
+                f"create temp table {ASIDE_TABLE} (like {self.kind.table} including defaults)"
+                " on commit drop"
+            )
+            self.aside.write(pg_binary.TRAILER)
+            _replay(conn, self.aside, _copy_statement(self.kind, ASIDE_TABLE))
 
 
 class _BackgroundWriter(LibpqWriter):
@@ -149,7 +173,8 @@ class _BackgroundWriter(LibpqWriter):
 
 def _copy(conn: psycopg.Connection, copier: _Copier, stream) -> None:
     cursor = conn.cursor()
-    with cursor.copy(copier.statement(), writer=_BackgroundWriter(cursor)) as copy:
+    statement = _copy_statement(copier.kind, copier.kind.table)
+    with cursor.copy(statement, writer=_BackgroundWriter(cursor)) as copy:
         copy.write(pg_binary.HEADER)
         for batch in stream:
             rows = copier.valid_rows(batch)
@@ -166,17 +191,22 @@ def copy_file(
     context: Context,
     batch_id: int,
     file_name: str,
-    flag_repeats: bool = False,
+    set_aside_repeats: bool = False,
 ) -> Copied:
-    """Copy every record of a file into the raw layer, flagging the keys that may repeat when
-    asked to. Raises FileRejected for a bad file."""
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as spool:
-        copier = _Copier(kind, batch_id, file_name, context, spool, flag_repeats)
+    """Copy every record of a file into the raw layer. With set_aside_repeats, the records whose
+    key may repeat an earlier record of the file go to the temporary ASIDE_TABLE instead, so the
+    keys copied into the raw table are distinct. Raises FileRejected for a bad file."""
+    with ExitStack() as spools:
+        quarantine = spools.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY))
+        aside = None
+        if set_aside_repeats:
+            aside = spools.enter_context(tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY))
+        copier = _Copier(kind, batch_id, file_name, context, (quarantine, aside))
         try:
             with conn.transaction():
                 _copy(conn, copier, batches(fmt, kind, source))
         except Restart:
             copier.restart()
             _copy(conn, copier, csv_slowly(kind, source))
-        copier.flush_quarantine(conn)
+        copier.flush(conn)
     return copier.copied

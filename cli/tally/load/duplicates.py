@@ -9,12 +9,11 @@ final check fail and the file loads again; built again after the losers are gone
 """
 
 import psycopg
-import pyarrow as pa
 from psycopg import errors
 
-from tally.load import pg_binary
+from tally.load.bulk import DroppedKey, build_key
+from tally.load.copying import ASIDE_TABLE
 from tally.load.kinds import Kind
-from tally.load.repeats import RepeatFilter
 
 
 def drop_duplicates(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:
@@ -46,48 +45,51 @@ def drop_duplicates(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:
 
 
 def drop_duplicates_in_bulk(
-    conn: psycopg.Connection, kind: Kind, batch_id: int, repeats: RepeatFilter | None
+    conn: psycopg.Connection, kind: Kind, batch_id: int, key: DroppedKey, set_aside: bool
 ) -> int:
-    """The same, for a table without its key (bulk mode); returns how many were removed.
+    """The same in bulk mode, where the table's key is dropped; builds the key again and
+    returns how many records were removed.
 
-    Into an empty table, only the keys the loader flagged as it read the file can repeat: one
-    pass over the table finds their records. Otherwise one sort of the table by key finds the
-    losers, each right after the record it loses to.
+    With the records whose key may repeat set aside (a bulk load into an empty table), the
+    copied keys are distinct: the key is built at once, and of the records set aside, the
+    earliest of each key joins the table unless the table holds its key already. Otherwise one
+    sort of the table by key finds the losers, each right after the record it loses to.
     """
-    key = kind.unique_key
-    if repeats is not None and not repeats.overflowed:
-        conn.execute("create temp table flagged_keys (key text) on commit drop")
-        with conn.cursor().copy("copy flagged_keys from stdin (format binary)") as copy:
-            copy.write(pg_binary.HEADER)
-            for keys in repeats.flagged():
-                copy.write(pg_binary.rows(pa.table({"key": keys})))
-            copy.write(pg_binary.TRAILER)
-        conn.execute("analyze flagged_keys")
-        conn.execute(
-            f"create temp table loser_rows on commit drop as"
-            f" with candidates as ("
-            f"   select ctid as row_id, {key} as key, record_number from {kind.table}"
-            f"   where {key} in (select key from flagged_keys))"
-            f" select row_id from candidates as c where exists ("
-            f"   select from candidates as w where w.key = c.key"
-            f"   and w.record_number < c.record_number)"
-        )
-    else:
-        conn.execute(
-            f"create temp table loser_rows on commit drop as"
-            f" select row_id from ("
-            f"   select ctid as row_id, batch_id, {key}, lag({key}) over ("
-            f"     order by {key}, batch_id = %(batch_id)s, record_number) as previous"
-            f"   from {kind.table}) as ordered"
-            f" where {key} = previous and batch_id = %(batch_id)s",
-            {"batch_id": batch_id},
-        )
+    if set_aside:
+        build_key(conn, key)
+        return _settle_set_aside(conn, kind)
+    column = kind.unique_key
     conn.execute(
-        f"create temp table losers on commit drop as select * from {kind.table}"
-        f" where ctid = any(array(select row_id from loser_rows))"
+        f"create temp table loser_rows on commit drop as"
+        f" select row_id from ("
+        f"   select ctid as row_id, batch_id, {column}, lag({column}) over ("
+        f"     order by {column}, batch_id = %(batch_id)s, record_number) as previous"
+        f"   from {kind.table}) as ordered"
+        f" where {column} = previous and batch_id = %(batch_id)s",
+        {"batch_id": batch_id},
+    )
+    rows = "ctid = any(array(select row_id from loser_rows))"
+    conn.execute(
+        f"create temp table losers on commit drop as select * from {kind.table} where {rows}"
+    )
+    dropped = conn.execute(f"delete from {kind.table} where {rows}").rowcount
+    build_key(conn, key)
+    return dropped
+
+
+def _settle_set_aside(conn: psycopg.Connection, kind: Kind) -> int:
+    column = kind.unique_key
+    columns = ", ".join([*kind.field_names, "batch_id", "record_number"])
+    conn.execute(f"analyze {ASIDE_TABLE}")
+    conn.execute(
+        f"insert into {kind.table} ({columns})"
+        f" select distinct on ({column}) {columns} from {ASIDE_TABLE} as a"
+        f" where not exists (select from {kind.table} as t where t.{column} = a.{column})"
+        f" order by {column}, record_number"
     )
     return conn.execute(
-        f"delete from {kind.table} where ctid = any(array(select row_id from loser_rows))"
+        f"create temp table losers on commit drop as select a.* from {ASIDE_TABLE} as a"
+        f" join {kind.table} as t using ({column}) where t.record_number <> a.record_number"
     ).rowcount
 
 

@@ -1,16 +1,15 @@
-"""Keys that may repeat an earlier record of the same file, flagged while the file streams by.
+"""Records whose key may repeat an earlier record of the same file, flagged as the file streams by.
 
 A Bloom filter of the keys seen so far (two bits per key in a fixed 32 MB, whatever the file's
 size) flags every record whose key came earlier in the file, and a few more by chance (about
-0.1 % of the records at 5 M keys, 10 % at 50 M). A bulk load into an empty table then gives
-the server only the flagged keys to look at, instead of a sort of every record.
+0.1 % of the records at 5 M keys, 10 % at 50 M). A bulk load into an empty table sets the
+flagged records aside, so the records it copies have distinct keys (tally.load.duplicates).
 """
 
 import numpy as np
 import pyarrow as pa
 
 BITS = 1 << 28
-MAX_FLAGGED = 2_000_000  # beyond this the keys are not kept (memory): the server sorts instead
 _ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -43,14 +42,10 @@ def _hash64(keys: pa.Array) -> np.ndarray:
 class RepeatFilter:
     def __init__(self) -> None:
         self._bits = np.zeros(BITS // 8, np.uint8)
-        self._flagged: list[pa.Array] = []
-        self._count = 0
-        self.overflowed = False
 
-    def add(self, keys: pa.Array) -> None:
-        """Take the next records' keys (valid ones: non-empty, at most 128 characters)."""
-        if not len(keys):
-            return
+    def add(self, keys: pa.Array) -> np.ndarray:
+        """Take the next records' keys (valid ones: non-empty, at most 128 characters); True for
+        each record whose key may have come before, in this call or an earlier one."""
         hashes = _hash64(keys)
         seen = np.ones(len(keys), bool)
         probes = []
@@ -60,12 +55,11 @@ class RepeatFilter:
             bit = np.left_shift(np.uint8(1), (slot & np.uint64(7)).astype(np.uint8))
             seen &= (self._bits[where] & bit) != 0
             probes.append((where, bit))
-        ordered = np.sort(hashes)  # a hash twice in this block: flag each of its records
+        ordered = np.sort(hashes)  # a hash twice in this call: flag each of its records
         twice = ordered[1:][ordered[1:] == ordered[:-1]]
-        flagged = seen | np.isin(hashes, twice) if len(twice) else seen
         for where, bit in probes:
             self._set(where, bit)
-        self._keep(keys.filter(pa.array(flagged)))
+        return seen | np.isin(hashes, twice) if len(twice) else seen
 
     def _set(self, where: np.ndarray, bit: np.ndarray) -> None:
         """bits[where] |= bit, element by element: a fancy-indexed |= keeps one write per byte,
@@ -74,16 +68,3 @@ class RepeatFilter:
             self._bits[where] |= bit
             lost = (self._bits[where] & bit) == 0
             where, bit = where[lost], bit[lost]
-
-    def _keep(self, flagged: pa.Array) -> None:
-        if self.overflowed or not len(flagged):
-            return
-        self._count += len(flagged)
-        if self._count > MAX_FLAGGED:
-            self.overflowed, self._flagged = True, []
-        else:
-            self._flagged.append(flagged)
-
-    def flagged(self) -> list[pa.Array]:
-        """The keys of the flagged records (a superset of the repeated keys), unless overflowed."""
-        return self._flagged
