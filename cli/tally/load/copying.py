@@ -26,12 +26,13 @@ from psycopg.copy import LibpqWriter
 from tally.load import pg_binary
 from tally.load.kinds import Kind
 from tally.load.parsing import Restart, batches, csv_slowly
+from tally.load.prefetch import prefetched
 from tally.load.reading import ByteSource
 from tally.load.repeats import RepeatFilter
 from tally.load.validation import Context, check
 
 SPOOL_MEMORY = 8 << 20
-QUEUED_BLOCKS = 2  # blocks parsed ahead of the server; psycopg's own queue would hold 128 MB
+QUEUED_BLOCKS = 2  # blocks parsed ahead, and sent ahead; psycopg's own queue would hold 128 MB
 _CSV = pacsv.WriteOptions(include_header=False)
 _QUARANTINE = (
     "copy raw.quarantine (batch_id, file_name, record_number, record, reason)"
@@ -171,6 +172,14 @@ class _BackgroundWriter(LibpqWriter):
         super().finish(exc)
 
 
+def _parsed(fmt: str, kind: Kind, source: ByteSource):
+    """The file's batches; JSON Lines parsed in a thread of its own, ahead of checking and
+    encoding. Measured at 5 M events: JSON Lines 30-31 s to 25.5-27.5 s; CSV and Parquet,
+    whose parsing is light and whose server is the bottleneck, 2 s slower, so not them."""
+    stream = batches(fmt, kind, source)
+    return prefetched(stream, QUEUED_BLOCKS) if fmt == "jsonl" else stream
+
+
 def _copy(conn: psycopg.Connection, copier: _Copier, stream) -> None:
     cursor = conn.cursor()
     statement = _copy_statement(copier.kind, copier.kind.table)
@@ -204,7 +213,7 @@ def copy_file(
         copier = _Copier(kind, batch_id, file_name, context, (quarantine, aside))
         try:
             with conn.transaction():
-                _copy(conn, copier, batches(fmt, kind, source))
+                _copy(conn, copier, _parsed(fmt, kind, source))
         except Restart:
             copier.restart()
             _copy(conn, copier, csv_slowly(kind, source))

@@ -50,7 +50,8 @@ def _empty_as_null(array: pa.Array) -> pa.Array:
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         import pyarrow.compute as pc
 
-        return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+        if pc.min(pc.binary_length(array)).as_py() == 0:  # scanned once; rare in practice
+            return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
     return array
 
 
@@ -99,17 +100,20 @@ def _json_schema(kind: Kind) -> pa.Schema:
 
 
 def _line_blocks(source: ByteSource) -> Iterator[bytes]:
-    """Blocks of whole lines (the last may lack its newline)."""
-    pending = b""
+    """Blocks of whole lines of about BLOCK_BYTES (the last may lack its newline)."""
+    pending, size = [], 0
     for block in source.blocks():
-        pending += block
-        if len(pending) >= BLOCK_BYTES:
-            cut = pending.rfind(b"\n") + 1
+        pending.append(block)
+        size += len(block)
+        if size >= BLOCK_BYTES:
+            data = b"".join(pending)
+            cut = data.rfind(b"\n") + 1
             if cut:
-                yield pending[:cut]
-                pending = pending[cut:]
-    if pending:
-        yield pending
+                yield data[:cut]
+                data = data[cut:]
+            pending, size = [data], len(data)
+    if size:
+        yield b"".join(pending)
 
 
 def _jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
@@ -120,22 +124,22 @@ def _jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     for block in _line_blocks(source):
         if first == 1 and block.lstrip()[:1] not in (b"{", b"["):
             raise FileRejected("not JSON Lines: the first record is not a JSON object")
-        yield from _jsonl_block(kind, first, block, source, options)
-        first += _line_count(block)
+        lines = _line_count(block)
+        yield from _jsonl_block(kind, first, block, lines, source, options)
+        first += lines
 
 
 def _line_count(block: bytes) -> int:
     return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
 
 
-def _jsonl_block(kind, first: int, block: bytes, source, options) -> Iterator[Batch]:
+def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) -> Iterator[Batch]:
     """pyarrow parses the block; where it cannot (a bad record, a blank line, a number for a
     string), the block is halved until the part with the bad line is small enough for Python."""
-    lines = _line_count(block)
     if kind.name != "api_keys":  # api_keys: read every field, to drop secrets in Python
         try:
             table = pajson.read_json(
-                io.BytesIO(block),
+                pa.BufferReader(block),
                 read_options=pajson.ReadOptions(block_size=len(block) + 1, use_threads=False),
                 parse_options=options,
             )
@@ -151,8 +155,10 @@ def _jsonl_block(kind, first: int, block: bytes, source, options) -> Iterator[Ba
     if cut <= 0 or cut >= len(block):
         yield _jsonl_slowly(kind, first, block, source)
         return
-    yield from _jsonl_block(kind, first, block[:cut], source, options)
-    yield from _jsonl_block(kind, first + _line_count(block[:cut]), block[cut:], source, options)
+    head, tail = block[:cut], block[cut:]
+    head_lines = _line_count(head)
+    yield from _jsonl_block(kind, first, head, head_lines, source, options)
+    yield from _jsonl_block(kind, first + head_lines, tail, lines - head_lines, source, options)
 
 
 def _text(value) -> str | None:
