@@ -78,7 +78,7 @@ class _Copier:
 
     def __init__(self, kind: Kind, batch_id: int, file_name: str, context: Context, spools):
         self.kind, self.batch_id, self.file_name, self.context = kind, batch_id, file_name, context
-        self.spool, self.aside = spools
+        self.quarantine_spool, self.aside_spool = spools
         self.restart()
 
     def valid_rows(self, batch) -> memoryview | None:
@@ -97,7 +97,7 @@ class _Copier:
             may_repeat = self.repeats.add(table[self.kind.unique_key].combine_chunks())
             if may_repeat.any():
                 self.copied.set_aside += int(may_repeat.sum())
-                self.aside.write(pg_binary.rows(rows.filter(may_repeat)))
+                self.aside_spool.write(pg_binary.rows(rows.filter(may_repeat)))
                 rows = rows.filter(~may_repeat)
         return pg_binary.rows(rows)
 
@@ -115,30 +115,30 @@ class _Copier:
                 "reason": reasons,
             }
         )
-        self.spool.write(_csv_bytes(rows))
+        self.quarantine_spool.write(_csv_bytes(rows))
 
     def restart(self) -> None:
         self.copied = Copied()
-        self.spool.seek(0)
-        self.spool.truncate()
+        self.quarantine_spool.seek(0)
+        self.quarantine_spool.truncate()
         self.repeats = None
-        if self.aside is not None:
+        if self.aside_spool is not None:
             self.repeats = RepeatFilter()
-            self.aside.seek(0)
-            self.aside.truncate()
-            self.aside.write(pg_binary.HEADER)
+            self.aside_spool.seek(0)
+            self.aside_spool.truncate()
+            self.aside_spool.write(pg_binary.HEADER)
 
     def flush(self, conn: psycopg.Connection) -> None:
         """The quarantined records to raw.quarantine, those set aside to ASIDE_TABLE."""
         if self.copied.quarantined:
-            _replay(conn, self.spool, _QUARANTINE)
-        if self.aside is not None:
+            _replay(conn, self.quarantine_spool, _QUARANTINE)
+        if self.aside_spool is not None:
             conn.execute(
                 f"create temp table {ASIDE_TABLE} (like {self.kind.table} including defaults)"
                 " on commit drop"
             )
-            self.aside.write(pg_binary.TRAILER)
-            _replay(conn, self.aside, _copy_statement(self.kind, ASIDE_TABLE))
+            self.aside_spool.write(pg_binary.TRAILER)
+            _replay(conn, self.aside_spool, _copy_statement(self.kind, ASIDE_TABLE))
 
 
 class _BackgroundWriter(LibpqWriter):
