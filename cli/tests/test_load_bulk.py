@@ -90,3 +90,21 @@ def test_the_repeat_filter_flags_every_repeated_key():
         (repeated if key in seen else seen).add(key)
     assert repeated <= flagged
     assert len(flagged) < len(repeated) + 0.01 * len(stream)
+
+
+def test_a_malformed_row_in_a_bulk_load_is_quarantined_and_the_rest_loads(clean_db, tmp_path):
+    """A malformed CSV row sends the loader back to the start of the file, row by row; in bulk
+    mode that must start the records set aside afresh too."""
+    made = generate(160_000, tmp_path, seed=6, fmt="csv")
+    path = tmp_path / "events.csv"
+    with path.open("a") as handle:
+        handle.write('"one","field","too","many","a","b","c","d","e","f","g"\n')
+    result = load_json(path)
+    counts = result["files"][0]
+    assert counts["mode"] == "bulk"
+    assert counts["read"] == made.files[str(path)] + 1
+    assert counts["quarantined_by_reason"]["wrong number of fields: 11, the header has 10"] == 1
+    [(rows, keys)] = query(clean_db, "select count(*), count(distinct event_id) from raw.events")
+    assert rows == keys == counts["loaded"]
+    assert counts["loaded"] + counts["duplicate"] + counts["quarantined"] == counts["read"]
+    assert counts["duplicate"] > 0
