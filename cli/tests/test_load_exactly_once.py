@@ -103,8 +103,16 @@ def test_a_load_killed_mid_file_leaves_nothing_then_loads_in_full(clean_db, tmp_
     assert query(clean_db, "select count(*) from raw.load_batches where status = 'loaded'") == [
         (0,)
     ]
+    # A file this large against an empty table loads in bulk mode, its key dropped: the key is
+    # back with the rollback.
+    assert query(
+        clean_db,
+        "select pg_get_constraintdef(oid) from pg_constraint"
+        " where conrelid = 'raw.events'::regclass and contype = 'p'",
+    ) == [("PRIMARY KEY (event_id) DEFERRABLE INITIALLY DEFERRED",)]
     result = load_json(path)
     assert result["exit"] == 0
+    assert result["files"][0]["mode"] == "bulk"
     assert query(clean_db, "select count(*) from raw.events") == [(200_000,)]
 
 
