@@ -25,20 +25,24 @@ def drop_duplicates(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:
         return 0
     except errors.UniqueViolation:
         pass
+    # Each record of the batch looks up its key by index (a LATERAL subquery with LIMIT stays
+    # one lookup per record). As a plain EXISTS, the planner could take a nested loop that reads
+    # the whole table per record when the statistics say the table is empty: autovacuum's
+    # analyze while a load is under way sees none of its rows. Measured: 160,000 events, minutes
+    # instead of 0.3 s.
     key = kind.unique_key
     conn.execute(
         f"create temp table losers on commit drop as"
-        f" select n.* from {kind.table} as n"
-        f" where n.batch_id = %(batch_id)s and exists ("
+        f" select n.ctid as row_id, n.* from {kind.table} as n"
+        f" cross join lateral ("
         f"   select from {kind.table} as o where o.{key} = n.{key}"
-        f"   and (o.batch_id <> n.batch_id or o.record_number < n.record_number))",
+        f"   and (o.batch_id <> n.batch_id or o.record_number < n.record_number) limit 1"
+        f" ) as earlier"
+        f" where n.batch_id = %(batch_id)s",
         {"batch_id": batch_id},
     )
     dropped = conn.execute(
-        f"delete from {kind.table} as t using losers as l"
-        f" where t.{key} = l.{key} and t.batch_id = %(batch_id)s"
-        f" and t.record_number = l.record_number",
-        {"batch_id": batch_id},
+        f"delete from {kind.table} where ctid = any(array(select row_id from losers))"
     ).rowcount
     conn.execute("set constraints all immediate")
     return dropped
@@ -99,10 +103,11 @@ def record_conflicts(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int
     winner = ", ".join(f"e.{name}" for name in names)
     loser = ", ".join(f"l.{name}" for name in names)
     record = ", ".join(f"'{name}', l.{name}" for name in kind.field_names)
-    return conn.execute(
+    return conn.execute(  # the winner looked up by index, as in drop_duplicates
         f"insert into raw.event_conflicts (event_id, batch_id, record_number, record)"
         f" select l.event_id, %(batch_id)s, l.record_number, jsonb_build_object({record})"
-        f" from losers as l join raw.events as e on e.event_id = l.event_id"
+        f" from losers as l cross join lateral ("
+        f"   select * from raw.events as w where w.event_id = l.event_id limit 1) as e"
         f" where ({winner}) is distinct from ({loser})",
         {"batch_id": batch_id},
     ).rowcount
