@@ -4,11 +4,11 @@ import gzip
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from tally.arrow_bytes import value_bytes
 from tally.generate.tables import json_lines
 
 EXTENSIONS = {"jsonl": ".jsonl", "csv": ".csv", "parquet": ".parquet"}
@@ -41,9 +41,7 @@ class KindWriter:
             )
         if self.fmt == "jsonl":
             lines = json_lines(table)  # one buffer of text: write it without copying rows
-            offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
-            begin, end = offsets[lines.offset], offsets[lines.offset + len(lines)]
-            self._handle.write(memoryview(lines.buffers()[2])[begin:end])
+            self._handle.write(value_bytes(lines))
         else:
             if self._writer is None:
                 self._writer = pacsv.CSVWriter(self._handle, table.schema)

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tally.arrow_bytes import value_bytes, value_offsets
+
 HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
 TRAILER = b"\xff\xff"
 _POSTGRES_EPOCH_US = 946_684_800_000_000
@@ -80,8 +82,7 @@ def rows(table: pa.Table) -> memoryview:
     for column in (column.combine_chunks() for column in table.columns):
         null = pc.is_null(column).to_numpy(zero_copy_only=False) if column.null_count else None
         if pa.types.is_string(column.type):
-            offsets = np.frombuffer(column.buffers()[1], np.int32, n + 1, column.offset * 4)
-            lengths = np.diff(offsets)
+            lengths = np.diff(value_offsets(column))
             if null is not None:
                 lengths[null] = _NULL_LENGTH
             out.fixed(">i4", lengths)
@@ -93,6 +94,4 @@ def rows(table: pa.Table) -> memoryview:
             out.fixed(">i4", np.where(null, _NULL_LENGTH, _INT64_LENGTH))
             data = _integers(column).astype(">i8").view(np.uint8)
             out.value(_fixed_width(data, n, 8, ~null))
-    joined = out.joined()
-    offsets = np.frombuffer(joined.buffers()[1], np.int32, n + 1, joined.offset * 4)
-    return memoryview(joined.buffers()[2])[offsets[0] : offsets[-1]]
+    return value_bytes(out.joined())

@@ -9,6 +9,8 @@ flagged records aside, so the records it copies have distinct keys (tally.load.d
 import numpy as np
 import pyarrow as pa
 
+from tally.arrow_bytes import value_bytes, value_offsets
+
 BITS = 1 << 28
 _ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -24,8 +26,8 @@ def _hash64(keys: pa.Array) -> np.ndarray:
     """A 64-bit hash of each string from its length and its first, middle and last 8 bytes:
     all of a key of up to 16 bytes, the varying parts of the usual longer ones (UUIDs, ULIDs,
     prefixed counters). Keys that differ elsewhere only collide: more records are flagged."""
-    offsets = np.frombuffer(keys.buffers()[1], np.int32, len(keys) + 1, keys.offset * 4)
-    data = np.frombuffer(keys.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    offsets = value_offsets(keys)
+    data = np.frombuffer(value_bytes(keys), np.uint8)
     padded = np.concatenate([data, np.zeros(8, np.uint8)])
     words = np.ndarray((len(data) + 1,), "<u8", padded, strides=(1,))  # 8 bytes at each byte
     starts = (offsets[:-1] - offsets[0]).astype(np.int64)

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tally.arrow_bytes import value_bytes
 from tally.load.kinds import KEY_PREFIX_LENGTH, KEY_PREFIX_MAX, SECRET_FIELDS, Field, Kind
 from tally.load.parsing import Batch
 
@@ -152,10 +153,7 @@ def _integers(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
 def _may_hold(column: pa.Array, characters: bytes) -> bool:
     """Whether any value of a string column may hold one of these bytes: one scan of its
     character data, far cheaper than a string function per value."""
-    offsets = np.frombuffer(column.buffers()[1], np.int32, len(column) + 1, column.offset * 4)
-    if column.buffers()[2] is None or offsets[-1] == offsets[0]:
-        return False
-    data = np.frombuffer(column.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+    data = np.frombuffer(value_bytes(column), np.uint8)
     return any(np.any(data == character) for character in characters)
 
 
