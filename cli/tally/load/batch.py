@@ -27,8 +27,8 @@ COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup/rollup_begin_run.sql
 # Two loads of overlapping files: the later to commit a key fails (unique violation or
 # deadlock) and loads its file again, now seeing the other's rows as duplicates.
 RETRIES = 10
-# The server's hash of a file's keys in the duplicate check (tally.load.duplicates): 5 M keys fit
-# in one batch instead of spilling to disk in four (19.5 s to 10.6 s on this machine).
+# Room for the sorts and hashes of the duplicate check (tally.load.duplicates); measured when it
+# hashed a file's keys: 5 M keys in one batch instead of four spilled to disk, 19.5 s to 10.6 s.
 WORK_MEM = "512MB"
 
 
@@ -119,9 +119,7 @@ def _load_once(
                 reasons=dict(sorted(copied.reasons.items(), key=lambda r: (-r[1], r[0]))),
             )
             if dropped_key:
-                counts.duplicate = drop_duplicates_in_bulk(
-                    conn, kind, batch_id, dropped_key, set_aside
-                )
+                counts.duplicate = drop_duplicates_in_bulk(conn, kind, batch_id, dropped_key)
             elif kind.unique_key:
                 counts.duplicate = drop_duplicates(conn, kind, batch_id)
             if kind.name == "events" and counts.duplicate:

@@ -48,7 +48,6 @@ class Copied:
     records: int = 0
     quarantined: int = 0
     reasons: Counter = field(default_factory=Counter)
-    set_aside: int = 0
 
 
 def _csv_bytes(table: pa.Table) -> memoryview:
@@ -58,9 +57,8 @@ def _csv_bytes(table: pa.Table) -> memoryview:
 
 
 def _copy_statement(kind: Kind, table: str) -> sql.Composed:
-    columns = [*kind.field_names, "batch_id", "record_number"]
     return sql.SQL("copy {} ({}) from stdin (format binary)").format(
-        sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, kind.stored_names))
     )
 
 
@@ -96,7 +94,6 @@ class _Copier:
         if self.repeats is not None:
             may_repeat = self.repeats.add(table[self.kind.unique_key].combine_chunks())
             if may_repeat.any():
-                self.copied.set_aside += int(may_repeat.sum())
                 self.aside_spool.write(pg_binary.rows(rows.filter(may_repeat)))
                 rows = rows.filter(~may_repeat)
         return pg_binary.rows(rows)

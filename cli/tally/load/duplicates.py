@@ -41,49 +41,51 @@ def drop_duplicates(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:
         f" where n.batch_id = %(batch_id)s",
         {"batch_id": batch_id},
     )
-    dropped = conn.execute(
-        f"delete from {kind.table} where ctid = any(array(select row_id from losers))"
-    ).rowcount
+    dropped = _delete_losers(conn, kind)
     conn.execute("set constraints all immediate")
     return dropped
 
 
 def drop_duplicates_in_bulk(
-    conn: psycopg.Connection, kind: Kind, batch_id: int, key: DroppedKey, set_aside: bool
+    conn: psycopg.Connection, kind: Kind, batch_id: int, key: DroppedKey
 ) -> int:
     """The same in bulk mode, where the table's key is dropped; builds the key again and
     returns how many records were removed.
 
-    With the records whose key may repeat set aside (a bulk load into an empty table), the
-    copied keys are distinct: the key is built at once, and of the records set aside, the
+    Into an empty table, the records whose key may repeat were set aside (tally.load.copying),
+    so the copied keys are distinct: the key is built at once, and of the records set aside, the
     earliest of each key joins the table unless the table holds its key already. Otherwise one
     sort of the table by key finds the losers, each right after the record it loses to.
     """
-    if set_aside:
+    if key.table_was_empty:
         build_key(conn, key)
         return _settle_set_aside(conn, kind)
     column = kind.unique_key
     conn.execute(
-        f"create temp table loser_rows on commit drop as"
-        f" select row_id from ("
-        f"   select ctid as row_id, batch_id, {column}, lag({column}) over ("
-        f"     order by {column}, batch_id = %(batch_id)s, record_number) as previous"
-        f"   from {kind.table}) as ordered"
-        f" where {column} = previous and batch_id = %(batch_id)s",
+        f"create temp table losers on commit drop as"
+        f" select ctid as row_id, * from {kind.table} where ctid = any(array("
+        f"   select row_id from ("
+        f"     select ctid as row_id, batch_id, {column}, lag({column}) over ("
+        f"       order by {column}, batch_id = %(batch_id)s, record_number) as previous"
+        f"     from {kind.table}) as ordered"
+        f"   where {column} = previous and batch_id = %(batch_id)s))",
         {"batch_id": batch_id},
     )
-    rows = "ctid = any(array(select row_id from loser_rows))"
-    conn.execute(
-        f"create temp table losers on commit drop as select * from {kind.table} where {rows}"
-    )
-    dropped = conn.execute(f"delete from {kind.table} where {rows}").rowcount
+    dropped = _delete_losers(conn, kind)
     build_key(conn, key)
     return dropped
 
 
+def _delete_losers(conn: psycopg.Connection, kind: Kind) -> int:
+    """Delete the rows of the temporary table `losers` (by their row_id) from the raw table."""
+    return conn.execute(
+        f"delete from {kind.table} where ctid = any(array(select row_id from losers))"
+    ).rowcount
+
+
 def _settle_set_aside(conn: psycopg.Connection, kind: Kind) -> int:
     column = kind.unique_key
-    columns = ", ".join([*kind.field_names, "batch_id", "record_number"])
+    columns = ", ".join(kind.stored_names)
     conn.execute(f"analyze {ASIDE_TABLE}")
     conn.execute(
         f"insert into {kind.table} ({columns})"

@@ -23,6 +23,11 @@ class Kind:
         return [field.name for field in self.fields]
 
     @property
+    def stored_names(self) -> list[str]:
+        """The columns the loader writes: the fields, then the batch and the record number."""
+        return [*self.field_names, "batch_id", "record_number"]
+
+    @property
     def required(self) -> list[str]:
         return [field.name for field in self.fields if field.required]
 
