@@ -84,19 +84,25 @@ def _delete_losers(conn: psycopg.Connection, kind: Kind) -> int:
 
 
 def _settle_set_aside(conn: psycopg.Connection, kind: Kind) -> int:
+    """Of the records set aside, the losers are all but the earliest of each key, and the
+    earliest too when the table holds its key (one lookup by index each); the rest join the
+    table. Returns how many lost."""
     column = kind.unique_key
     columns = ", ".join(kind.stored_names)
-    conn.execute(f"analyze {ASIDE_TABLE}")
-    conn.execute(
-        f"insert into {kind.table} ({columns})"
-        f" select distinct on ({column}) {columns} from {ASIDE_TABLE} as a"
-        f" where not exists (select from {kind.table} as t where t.{column} = a.{column})"
-        f" order by {column}, record_number"
-    )
-    return conn.execute(
-        f"create temp table losers on commit drop as select a.* from {ASIDE_TABLE} as a"
-        f" join {kind.table} as t using ({column}) where t.record_number <> a.record_number"
+    lost = conn.execute(
+        f"create temp table losers on commit drop as select {columns} from ("
+        f"   select *, row_number() over (partition by {column} order by record_number) as nth"
+        f"   from {ASIDE_TABLE}) as a"
+        f" left join lateral ("
+        f"   select true as taken from {kind.table} as t where t.{column} = a.{column} limit 1"
+        f" ) as held on true"
+        f" where a.nth > 1 or held.taken"
     ).rowcount
+    conn.execute(
+        f"insert into {kind.table} ({columns}) select {columns} from {ASIDE_TABLE}"
+        f" where record_number not in (select record_number from losers)"
+    )
+    return lost
 
 
 def record_conflicts(conn: psycopg.Connection, kind: Kind, batch_id: int) -> int:

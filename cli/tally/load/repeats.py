@@ -13,6 +13,7 @@ from tally.arrow_bytes import value_bytes, value_offsets
 
 BITS = 1 << 28
 _ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ONE, _LOW_6 = np.uint64(1), np.uint64(63)
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -42,31 +43,27 @@ def _hash64(keys: pa.Array) -> np.ndarray:
 
 
 class RepeatFilter:
+    """Two bits per key in one 64-bit word of the filter: one read and one write per key."""
+
     def __init__(self) -> None:
-        self._bits = np.zeros(BITS // 8, np.uint8)
+        self._words = np.zeros(BITS // 64, np.uint64)
 
     def add(self, keys: pa.Array) -> np.ndarray:
         """Take the next records' keys (valid ones: non-empty, at most 128 characters); True for
         each record whose key may have come before, in this call or an earlier one."""
         hashes = _hash64(keys)
-        seen = np.ones(len(keys), bool)
-        probes = []
-        for part in (hashes, hashes >> np.uint64(32)):
-            slot = part & np.uint64(BITS - 1)
-            where = slot >> np.uint64(3)
-            bit = np.left_shift(np.uint8(1), (slot & np.uint64(7)).astype(np.uint8))
-            seen &= (self._bits[where] & bit) != 0
-            probes.append((where, bit))
+        where = (hashes >> np.uint64(12)) & np.uint64(BITS // 64 - 1)
+        bits = _ONE << (hashes & _LOW_6) | _ONE << (hashes >> np.uint64(6) & _LOW_6)
+        seen = (self._words[where] & bits) == bits
         ordered = np.sort(hashes)  # a hash twice in this call: flag each of its records
         twice = ordered[1:][ordered[1:] == ordered[:-1]]
-        for where, bit in probes:
-            self._set(where, bit)
+        self._set(where, bits)
         return seen | np.isin(hashes, twice) if len(twice) else seen
 
-    def _set(self, where: np.ndarray, bit: np.ndarray) -> None:
-        """bits[where] |= bit, element by element: a fancy-indexed |= keeps one write per byte,
-        so the few bits lost to a shared byte are set again."""
+    def _set(self, where: np.ndarray, bits: np.ndarray) -> None:
+        """words[where] |= bits, element by element: a fancy-indexed |= keeps one write per
+        word, so the few bits lost to a shared word are set again."""
         while len(where):
-            self._bits[where] |= bit
-            lost = (self._bits[where] & bit) == 0
-            where, bit = where[lost], bit[lost]
+            self._words[where] |= bits
+            lost = (self._words[where] & bits) != bits
+            where, bits = where[lost], bits[lost]
