@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 from psycopg import sql
 from psycopg.copy import LibpqWriter
 
+from tally.arrow_bytes import value_bytes, value_offsets
 from tally.load import pg_binary
 from tally.load.kinds import Kind
 from tally.load.parsing import Restart, batches, csv_slowly
@@ -56,6 +57,16 @@ def _csv_bytes(table: pa.Table) -> memoryview:
     return buffer.getbuffer()
 
 
+def _without(encoded: pa.Array, dropped: np.ndarray) -> bytes:
+    """The encoded rows but the dropped ones, back to back: the runs between dropped rows joined
+    in one copy (filtering the block's columns before encoding cost four times as much)."""
+    offsets, data = value_offsets(encoded), value_bytes(encoded)
+    cuts = np.flatnonzero(dropped)
+    starts = offsets[np.concatenate([[0], cuts + 1])] - offsets[0]
+    ends = offsets[np.concatenate([cuts, [len(encoded)]])] - offsets[0]
+    return b"".join(data[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if b > a)
+
+
 def _copy_statement(kind: Kind, table: str) -> sql.Composed:
     return sql.SQL("copy {} ({}) from stdin (format binary)").format(
         sql.SQL(table), sql.SQL(", ").join(map(sql.Identifier, kind.stored_names))
@@ -79,7 +90,7 @@ class _Copier:
         self.quarantine_spool, self.aside_spool = spools
         self.restart()
 
-    def valid_rows(self, batch) -> memoryview | None:
+    def valid_rows(self, batch) -> bytes | memoryview | None:
         table = check(self.kind, batch, self.context)
         self.copied.records += table.num_rows
         if table["quarantine_reason"].null_count < table.num_rows:
@@ -91,12 +102,14 @@ class _Copier:
         batch_ids = pa.array(np.full(table.num_rows, self.batch_id, dtype=np.int64))
         rows = table.select(self.kind.field_names).append_column("batch_id", batch_ids)
         rows = rows.append_column("record_number", table["record_number"])
-        if self.repeats is not None:
-            may_repeat = self.repeats.add(table[self.kind.unique_key].combine_chunks())
-            if may_repeat.any():
-                self.aside_spool.write(pg_binary.rows(rows.filter(may_repeat)))
-                rows = rows.filter(~may_repeat)
-        return pg_binary.rows(rows)
+        if self.repeats is None:
+            return pg_binary.rows(rows)
+        encoded = pg_binary.row_values(rows)
+        may_repeat = self.repeats.add(table[self.kind.unique_key].combine_chunks())
+        if not may_repeat.any():
+            return value_bytes(encoded)
+        self.aside_spool.write(value_bytes(encoded.filter(may_repeat)))
+        return _without(encoded, may_repeat)
 
     def _quarantine(self, broken: pa.Table) -> None:
         reasons = broken["quarantine_reason"]

@@ -74,9 +74,14 @@ def _integers(column: pa.Array) -> np.ndarray:
 def rows(table: pa.Table) -> memoryview:
     """The table's rows in binary COPY format (between HEADER and TRAILER). Columns must be
     string (text), int64 (bigint) or timestamp (timestamptz), in the COPY's column order."""
-    n = table.num_rows
-    if not n:
+    if not table.num_rows:
         return memoryview(b"")
+    return value_bytes(row_values(table))
+
+
+def row_values(table: pa.Table) -> pa.Array:
+    """Each row of the table in binary COPY format, one binary value per row."""
+    n = table.num_rows
     out = _Rows(n)
     out.fixed(">i2", table.num_columns)
     for column in (column.combine_chunks() for column in table.columns):
@@ -94,4 +99,4 @@ def rows(table: pa.Table) -> memoryview:
             out.fixed(">i4", np.where(null, _NULL_LENGTH, _INT64_LENGTH))
             data = _integers(column).astype(">i8").view(np.uint8)
             out.value(_fixed_width(data, n, 8, ~null))
-    return value_bytes(out.joined())
+    return out.joined()
