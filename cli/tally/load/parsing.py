@@ -130,7 +130,8 @@ def _jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
 
 
 def _line_count(block: bytes) -> int:
-    newlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == ord("\n")))  # 3x bytes.count
+    # numpy counts a block's newlines in a third of the time of bytes.count
+    newlines = int(np.count_nonzero(np.frombuffer(block, np.uint8) == ord("\n")))
     return newlines + (0 if block.endswith(b"\n") else 1)
 
 
