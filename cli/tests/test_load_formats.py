@@ -1,5 +1,6 @@
 """Every format, compressed or not, loads the same records; kinds come from names or --kind."""
 
+import json
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -8,6 +9,8 @@ import pytest
 from conftest import query
 from load_helpers import event, events, load, load_json, write
 from tally.generate import Fractions, generate
+from tally.load import parsing, reading
+from tally.load.kinds import KINDS
 
 FORMATS = ["jsonl", "csv", "parquet"]
 
@@ -112,3 +115,25 @@ def test_empty_optional_ids_are_null(clean_db, tmp_path):
     assert load(tmp_path / "events.csv").returncode == 0
     [row] = events(clean_db).values()
     assert row[1] is None and row[2] is None and row[8] is None
+
+
+def test_json_lines_cut_anywhere_keep_each_record_under_its_line_number(tmp_path, monkeypatch):
+    """Blocks of a few lines read a few bytes at a time: cuts fall inside lines and lines span
+    reads, yet each record comes once, numbered by its line; a bad line and a blank one in
+    between keep the numbering."""
+    monkeypatch.setattr(reading, "BLOCK", 37)
+    monkeypatch.setattr(parsing, "BLOCK_BYTES", 200)
+    ids = [f"e{i}" + "x" * (i % 90) for i in range(400)]
+    lines = [json.dumps(event(event_id=event_id)) for event_id in ids]
+    lines[17], lines[250] = "{not json", ""
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    seen = {}
+    for batch in parsing.batches("jsonl", KINDS["events"], reading.ByteSource(path, gz=False)):
+        reasons = batch.shape_reason or [None] * len(batch)
+        numbers, values = batch.record_number.tolist(), batch.columns["event_id"].to_pylist()
+        for number, value, reason in zip(numbers, values, reasons, strict=True):
+            assert number not in seen
+            seen[number] = reason or value
+    expected = {i + 1: event_id for i, event_id in enumerate(ids) if i not in (17, 250)}
+    assert seen == {**expected, 18: "not valid JSON"}
