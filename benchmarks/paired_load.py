@@ -14,29 +14,22 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR / "cli"))
 
-from bench_load import fresh  # noqa: E402
+from bench_load import fresh, run_child  # noqa: E402
 from tally.embedded_db import EmbeddedServer  # noqa: E402
 
 
 def load_seconds(checkout: Path, path: Path, url: str, env: dict) -> float:
     fresh(url)
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "tally", "load", "--json", str(path)],
-        env={**env, "PYTHONPATH": str(checkout / "cli")},
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
+    command = [sys.executable, "-m", "tally", "load", "--json", str(path)]
+    seconds, _, _ = run_child(command, {**env, "PYTHONPATH": str(checkout / "cli")})
+    return seconds
 
 
 def main() -> None:
