@@ -4,6 +4,7 @@ read fails alone, with one clear line, and loads nothing; the rest still loads."
 import gzip
 import json
 
+import psycopg
 import pytest
 from conftest import query
 from load_helpers import event, events, load, load_json, quarantine, write
@@ -49,6 +50,37 @@ def test_every_event_rule_quarantines_with_its_reason(clean_db, tmp_path, fmt):
     assert result["totals"]["quarantined"] == len(BROKEN_EVENTS)
     numbers = [number for number, _, _ in quarantine(clean_db)]
     assert numbers == list(range(3, 3 + len(BROKEN_EVENTS)))  # line / row numbers
+
+
+@pytest.mark.parametrize(
+    ("event_id", "input_tokens", "output_tokens", "status", "latency_ms", "accepted"),
+    [
+        ("é" * 128, 1, 1, "error", None, True),  # 256 bytes, 128 characters
+        ("é" * 129, 1, 1, "success", 1, False),
+        ("", 1, 1, "success", 1, False),
+        ("a", -1, 1, "success", 1, False),
+        ("a", 1, -1, "success", 1, False),
+        ("a", 1, 1, "ok", None, False),
+        ("a", 1, 1, "success", -1, False),
+    ],
+)
+def test_raw_events_refuses_a_row_the_loader_would_quarantine(
+    clean_db, tmp_path, event_id, input_tokens, output_tokens, status, latency_ms, accepted
+):
+    """raw.events repeats the loader's rules in one check, for rows written by other hands."""
+    load(write(tmp_path / "events.csv", [event()]))  # the raw layer, migrated
+    insert = (
+        "insert into raw.events (event_id, org_id, model_id, event_time, input_tokens,"
+        " output_tokens, status, latency_ms, batch_id, record_number)"
+        " values (%s, 'o', 'm', now(), %s, %s, %s, %s, 0, 0)"
+    )
+    values = [event_id, input_tokens, output_tokens, status, latency_ms]
+    with psycopg.connect(clean_db) as conn:
+        if accepted:
+            conn.execute(insert, values)
+        else:
+            with pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute(insert, values)
 
 
 def test_json_shape_rules(clean_db, tmp_path):
