@@ -37,7 +37,8 @@ from tally.load.validation import Context, check
 SPOOL_MEMORY = 8 << 20
 # The kernel's socket buffer between the writer thread and the server (asked for; Linux grants up
 # to net.core.wmem_max). Its default, 208 KB, is about 3 ms of the server's work: the server sat
-# idle whenever the writer thread waited that long for the GIL. 4 MB: paired loads 0.90 (docs).
+# idle whenever the writer thread waited that long for the GIL. 4 MB: paired loads 0.90
+# (docs/decisions.md).
 SEND_BUFFER = 4 << 20
 QUEUED_BLOCKS = 2  # blocks parsed ahead, and sent ahead; psycopg's own queue would hold 128 MB
 _CSV = pacsv.WriteOptions(include_header=False)
