@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from tally.cli import cli
-from tally.paths import PROJECT_DIR
+from conftest import PROJECT_DIR
 
 LITELLM = Path(__file__).parent / "fixtures" / "litellm" / "model_prices_and_context_window.json"
 OLD_SEED = (
