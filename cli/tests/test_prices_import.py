@@ -51,6 +51,7 @@ EXPECTED = {
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A project folder whose price list is a short one without the optional columns."""
+    shutil.copy(PROJECT_DIR / "dbt_project.yml", tmp_path)
     (tmp_path / "seeds").mkdir()
     (tmp_path / "seeds" / "model_prices.csv").write_text(OLD_SEED)
     monkeypatch.setenv("TALLY_PROJECT_DIR", str(tmp_path))
@@ -116,6 +117,7 @@ def test_models_glob_and_unchanged_prices(project):
 
 def test_the_seed_agrees_with_litellm_where_both_name_a_model(tmp_path, monkeypatch):
     """The shipped price list holds the same prices as LiteLLM for the models both name."""
+    shutil.copy(PROJECT_DIR / "dbt_project.yml", tmp_path)
     (tmp_path / "seeds").mkdir()
     shutil.copy(PROJECT_DIR / "seeds" / "model_prices.csv", tmp_path / "seeds")
     monkeypatch.setenv("TALLY_PROJECT_DIR", str(tmp_path))
