@@ -29,7 +29,13 @@ from pathlib import Path
 from tally.errors import TallyError
 
 # The seed's columns, in order: the required five, then the optional ones.
-REQUIRED_COLUMNS = ("model_id", "provider", "effective_from", "input_usd_per_1m", "output_usd_per_1m")
+REQUIRED_COLUMNS = (
+    "model_id",
+    "provider",
+    "effective_from",
+    "input_usd_per_1m",
+    "output_usd_per_1m",
+)
 OPTIONAL_COLUMNS = (
     "service_tier",
     "min_input_tokens",
@@ -194,7 +200,10 @@ def seed_row(record: dict) -> PriceRow:
         effective_from=record["effective_from"],
         service_tier=record.get("service_tier") or "standard",
         min_input_tokens=int(record.get("min_input_tokens") or 0),
-        prices={column: Decimal(record[column]) if record.get(column) else None for column in PRICE_COLUMNS},
+        prices={
+            column: Decimal(record[column]) if record.get(column) else None
+            for column in PRICE_COLUMNS
+        },
     )
 
 
@@ -221,7 +230,9 @@ def parse_effective_from(text: str | None) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def import_prices(source: Path, seed_path: Path, effective_from: datetime, models: str | None) -> list[PriceRow]:
+def import_prices(
+    source: Path, seed_path: Path, effective_from: datetime, models: str | None
+) -> list[PriceRow]:
     """Append to the seed a row for each price of `source` that differs from the one in effect
     at `effective_from`; return the rows added (none when nothing differs)."""
     document = read_litellm(source)
@@ -246,7 +257,9 @@ def import_prices(source: Path, seed_path: Path, effective_from: datetime, model
     return added
 
 
-def _append(seed_path: Path, header: list[str], records: list[dict], added: list[PriceRow]) -> None:
+def _append(
+    seed_path: Path, header: list[str], records: list[dict], added: list[PriceRow]
+) -> None:
     """Append the rows; a seed without the optional columns is first rewritten with them."""
     full_header = list(COLUMNS) + [column for column in header if column not in COLUMNS]
     if header != full_header:

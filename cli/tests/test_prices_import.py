@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tally.cli import cli
 from conftest import PROJECT_DIR
+from tally.cli import cli
 
 LITELLM = Path(__file__).parent / "fixtures" / "litellm" / "model_prices_and_context_window.json"
 OLD_SEED = (
@@ -20,11 +20,13 @@ PRICE_FIELDS = (
     "provider", "input_usd_per_1m", "output_usd_per_1m",
     "cache_read_usd_per_1m", "cache_write_usd_per_1m", "reasoning_usd_per_1m",
 )
+BEDROCK_SONNET = "claude-sonnet-4-5-20250929-v1:0"
 
 # Read off the fixture by hand: LiteLLM's dollars per token times 10^6; an "above 200k" tier
 # starts at 200,001 input tokens; a long-context row's missing price is its tier's base price.
 EXPECTED = {
-    # model_id, service_tier, min_input_tokens: provider, input, output, cache read, cache write, reasoning
+    # (model_id, service_tier, min_input_tokens):
+    #     (provider, input, output, cache read, cache write, reasoning)
     ("gpt-5", "standard", "0"): ("openai", "1.25", "10", "0.125", "", ""),
     ("gpt-5", "batch", "0"): ("openai", "0.625", "5", "0.0625", "", ""),
     ("gpt-5", "flex", "0"): ("openai", "0.625", "5", "0.0625", "", ""),
@@ -34,9 +36,9 @@ EXPECTED = {
     ("gpt-5.4", "priority", "0"): ("openai", "5", "30", "0.5", "", ""),
     ("claude-sonnet-4-5", "standard", "0"): ("anthropic", "3", "15", "0.3", "3.75", ""),
     ("claude-sonnet-4-5", "batch", "0"): ("anthropic", "1.5", "7.5", "0.15", "1.875", ""),
-    ("claude-sonnet-4-5-20250929-v1:0", "standard", "0"): ("bedrock", "3", "15", "0.3", "3.75", ""),
-    ("claude-sonnet-4-5-20250929-v1:0", "standard", "200001"): ("bedrock", "6", "22.5", "0.6", "7.5", ""),
-    ("claude-sonnet-4-5-20250929-v1:0", "batch", "0"): ("bedrock", "1.5", "7.5", "", "", ""),
+    (BEDROCK_SONNET, "standard", "0"): ("bedrock", "3", "15", "0.3", "3.75", ""),
+    (BEDROCK_SONNET, "standard", "200001"): ("bedrock", "6", "22.5", "0.6", "7.5", ""),
+    (BEDROCK_SONNET, "batch", "0"): ("bedrock", "1.5", "7.5", "", "", ""),
     ("gemini/gemini-2.5-pro", "standard", "0"): ("gemini", "1.25", "10", "0.125", "", ""),
     ("gemini/gemini-2.5-pro", "standard", "200001"): ("gemini", "2.5", "15", "0.25", "", ""),
     ("gemini/gemini-2.5-pro", "batch", "0"): ("gemini", "0.625", "5", "0.125", "", ""),

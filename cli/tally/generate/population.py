@@ -68,7 +68,9 @@ def model_catalogue(oldest_event: datetime) -> list[ModelFacts]:
                     cache_write.add(model)
     except (OSError, KeyError) as error:
         raise TallyError(f"cannot read the price list {prices}: {error}") from error
-    priced = sorted(m for (m, tier), first in since.items() if tier == "standard" and first <= cutoff)
+    priced = sorted(
+        model for (model, tier), first in since.items() if tier == "standard" and first <= cutoff
+    )
     if not priced:
         raise TallyError(f"{prices} prices no model since {cutoff}: no events to generate")
     return [
