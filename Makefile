@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install analytics-verify test test-slow check-package lint bench bench-load bench-rollup db-stop clean
+.PHONY: help install analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ test-slow: $(INSTALLED) ## Run the slow and Spark tests (CI runs them after `mak
 
 check-package: ## Install the package into a fresh virtualenv, init a project outside the checkout, run it
 	ci/check-package.sh $(PYTHON)
+
+reference: $(INSTALLED) ## Write every command's --help into docs/reference.md
+	TALLY_WRITE_REFERENCE=1 $(BIN)/pytest -q cli/tests/test_reference.py
 
 lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check cli benchmarks
