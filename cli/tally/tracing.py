@@ -48,6 +48,7 @@ class _NoSpan:
 
 
 _NO_SPAN = _NoSpan()
+_run_trace_id: str | None = None  # the first span's: one command, one trace
 
 
 def _exporters():
@@ -105,19 +106,22 @@ def span(name: str, **attributes: Any) -> Iterator[Any]:
     if not enabled():
         yield _NO_SPAN
         return
+    global _run_trace_id
     given = {key: value for key, value in attributes.items() if value is not None}
     with _tracer().start_as_current_span(name, attributes=given) as current:
+        _run_trace_id = _run_trace_id or format(current.get_span_context().trace_id, "032x")
         yield current
 
 
 def current_trace_id() -> str | None:
-    """The trace id (32 hex digits) of the span in progress, or None."""
+    """The trace id (32 hex digits) of the span in progress, else of the run's first span (dbt's
+    threads, which have no span of their own in progress), else None."""
     if not enabled():
         return None
     from opentelemetry import trace
 
     context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
+    return format(context.trace_id, "032x") if context.is_valid else _run_trace_id
 
 
 def mark_failed(current: Any, description: str) -> None:
