@@ -7,7 +7,6 @@ import os
 from click.testing import CliRunner
 from conftest import run_tally
 from tally.cli import cli
-
 from test_audit import event, write_jsonl
 
 

@@ -10,7 +10,6 @@ import sys
 import pytest
 from conftest import PROJECT_DIR, query, run_tally
 from otlp_receiver import GrpcReceiver, HttpReceiver
-
 from test_audit import event, write_jsonl
 from test_logs import json_lines
 
