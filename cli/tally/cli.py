@@ -326,6 +326,31 @@ def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as
             click.echo(f"{path}: {rows} records")
 
 
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.option(
+    "--listen",
+    metavar="ADDR",
+    help="Serve GET /metrics on HOST:PORT (or :PORT, every interface) instead of printing.",
+)
+def metrics(target, listen):
+    """Print the pipeline's state in the Prometheus text format, computed from the database:
+    events loaded, records quarantined, rollup lag and duration, reconciliation mismatches,
+    failed runs (docs/observability.md lists them all).
+
+    \b
+    Example:
+      tally metrics | grep tally_rollup_lag_seconds
+      tally metrics --listen 127.0.0.1:9464
+    """
+    from tally.metrics import read, serve
+
+    if listen:
+        serve(target, listen)
+    else:
+        click.echo(read(target), nl=False)
+
+
 def main():
     """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
     logs.configure(logs.requested_format(sys.argv[1:]))
