@@ -10,6 +10,7 @@ from conftest import PROJECT_DIR
 
 RULES = PROJECT_DIR / "ops" / "prometheus" / "tally-alerts.yml"
 RULE_TESTS = PROJECT_DIR / "ops" / "prometheus" / "tally-alerts.test.yml"
+DASHBOARD = PROJECT_DIR / "ops" / "grafana" / "tally-dashboard.json"
 
 
 def require(tool: str) -> str:

@@ -2,6 +2,7 @@
 promtool, and scraped by a real Prometheus whose query API reads the values back."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ import urllib.request
 
 import pytest
 from conftest import PROJECT_DIR, query, run_tally
-from prometheus_tools import RULES, free_port, require
+from prometheus_tools import DASHBOARD, RULES, free_port, require
 from tally.metrics import METRICS, parse_address
 from test_audit import event, write_jsonl
 
@@ -108,7 +109,30 @@ class Prometheus:
         self.process.wait(timeout=30)
 
 
-def test_a_real_prometheus_reads_the_ledger_and_a_rising_lag(clean_db, tmp_path):
+def check_dashboard(prometheus: Prometheus, url: str) -> None:
+    """Every panel of the Grafana dashboard answers: its PromQL on the real Prometheus, its SQL
+    (Grafana's time macro spelled out) on the database."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    inputs = {f"${{{i['name']}}}" for i in dashboard["__inputs"]}
+    exposed = {metric.name for metric in METRICS}
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    for panel in panels:
+        assert panel["datasource"]["uid"] in inputs, panel["title"]
+        for target in panel["targets"]:
+            if "expr" in target:
+                assert set(re.findall(r"tally_[a-z_]+", target["expr"])) <= exposed
+                result = prometheus.api("query", query=target["expr"])["result"]
+                assert result or "failure" in target["expr"], panel["title"]
+            else:
+                sql = re.sub(r"\$__timeFilter\((\w+)\)",
+                             r"\1 > now() - interval '3650 days'", target["rawSql"])
+                rows = query(url, sql)
+                assert rows or "mismatch" in sql, panel["title"]
+
+
+@pytest.mark.slow
+def test_a_real_prometheus_reads_the_ledger_a_rising_lag_and_the_dashboard(clean_db, tmp_path):
     require("prometheus")
     events = [event(f"p{i}") for i in range(25)] + [event("p0"), {"event_id": "bad"}]
     assert run_tally("load", write_jsonl(tmp_path / "events.jsonl", events),
@@ -137,6 +161,7 @@ def test_a_real_prometheus_reads_the_ledger_and_a_rising_lag(clean_db, tmp_path)
         assert prometheus.value("tally_reconciliation_mismatches") == 0
         groups = prometheus.api("rules")["groups"]
         assert groups and all(rule["health"] == "ok" for g in groups for rule in g["rules"])
+        check_dashboard(prometheus, clean_db)
     finally:
         prometheus.stop()
         exporter.terminate()
