@@ -25,6 +25,17 @@ def target_option(command):
     )(command)
 
 
+def unused_target_option(command):
+    """`--target`, accepted like every command's by a command that reaches no database."""
+    return click.option(
+        "--target",
+        "-t",
+        expose_value=False,
+        default=default_target,
+        help="Accepted like every command's; this command reaches no database.",
+    )(command)
+
+
 def json_option(command):
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")(
         command
@@ -119,16 +130,17 @@ def db():
 @db.command(context_settings=CONTEXT)
 @target_option
 def start(target):
-    """Start the embedded database (commands that need it start it by themselves).
+    """Start the embedded database and create tally's tables in it (commands that need it
+    start it by themselves), so that `dbt build` can run on it by hand.
 
     \b
     Example:
-      tally db start
+      tally db start && eval "$(tally db env)" && dbt build
     """
-    from tally.targets import embedded_server
+    from tally.targets import embedded_server, start_embedded_database
 
-    server = embedded_server(target)
-    started = server.start()
+    started = not embedded_server(target).is_running()
+    server = start_embedded_database()
     click.echo(
         f"{'started' if started else 'already running'}: pid {server.pid()}, "
         f"data in {server.pgdata}"
@@ -195,6 +207,24 @@ def url(target):
     click.echo(database_url(target))
 
 
+@db.command(context_settings=CONTEXT)
+@target_option
+def env(target):
+    """Print, as shell exports, the environment a hand-run dbt needs for the target (profiles,
+    artifacts, the embedded database's socket).
+
+    \b
+    Example:
+      eval "$(tally db env)" && dbt build
+    """
+    import shlex
+
+    from tally.dbt_invocation import dbt_env
+
+    for name, value in dbt_env(target).items():
+        click.echo(f"export {name}={shlex.quote(value)}")
+
+
 KIND_CHOICE = click.Choice(["events", "voids", "organizations", "users", "api_keys"])
 
 
@@ -231,7 +261,7 @@ def load(target, kind, as_json, paths):
             click.echo(line)
     for failed in summary.failed:
         click.echo(f"Error: {failed.file}: {failed.error}", err=True)
-    return summary.exit_status
+    raise click.exceptions.Exit(summary.exit_status)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -301,8 +331,7 @@ def verify(target, as_json):
 @click.option("--duplicates", type=click.FloatRange(0, 1), default=0.005, show_default=True)
 @click.option("--voided", type=click.FloatRange(0, 1), default=0.002, show_default=True)
 @click.option("--bad", type=click.FloatRange(0, 1), default=0.001, show_default=True)
-@click.option("--target", "-t", expose_value=False, default=default_target,
-              help="Accepted like every command's; generate writes files only.")
+@unused_target_option
 @json_option
 def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as_json):
     """Write a realistic synthetic data set, one file per kind, that `tally load DIR` loads.
@@ -324,6 +353,25 @@ def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as
     else:
         for path, rows in result.files.items():
             click.echo(f"{path}: {rows} records")
+
+
+@cli.command(context_settings=CONTEXT)
+@unused_target_option
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def init(folder):
+    """Write a new tally project into FOLDER: the dbt project tally ships (models, macros,
+    seeds, snapshots, tests, analyses), a profiles.yml and a .gitignore. tally runs the project
+    of the current folder or its nearest parent.
+
+    \b
+    Example:
+      tally init acme && cd acme && tally generate -n 10000 --out data && tally load data
+    """
+    from tally.init_project import init_project
+
+    written = init_project(folder)
+    click.echo(f"created {folder}: {', '.join(path.name for path in written)}")
+    click.echo(f"next: cd {folder} && tally load DATA && tally rollup && tally verify")
 
 
 @cli.command(context_settings=CONTEXT)

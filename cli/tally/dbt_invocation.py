@@ -20,17 +20,21 @@ def artifacts_dir() -> Path:
 
 
 def _profiles_dir(home: Path) -> Path:
-    """The profiles folder: $TALLY_USER_PROFILES_DIR when set, else one whose profiles.yml is
+    """The profiles folder: $TALLY_USER_PROFILES_DIR when set, else the project's own when it
+    holds a profiles.yml (as dbt looks in the current folder), else one whose profiles.yml is
     the project's profiles.example.yml."""
     if os.environ.get("TALLY_USER_PROFILES_DIR"):
         return Path(os.environ["TALLY_USER_PROFILES_DIR"])
+    project = project_dir()
+    if (project / "profiles.yml").is_file():
+        return project
     folder = home / "profiles"
     folder.mkdir(exist_ok=True)
     link = folder / "profiles.yml"
-    if link.is_symlink() and link.resolve() != (project_dir() / "profiles.example.yml").resolve():
+    if link.is_symlink() and link.resolve() != (project / "profiles.example.yml").resolve():
         link.unlink()
     if not link.is_symlink():
-        link.symlink_to(project_dir() / "profiles.example.yml")
+        link.symlink_to(project / "profiles.example.yml")
     return folder
 
 

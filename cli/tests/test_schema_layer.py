@@ -387,7 +387,7 @@ LINTED_PATHS = (
 def test_sqlfluff_lint_is_clean(built):
     env = dict(os.environ)
     exports = subprocess.run(
-        [sys.executable, "-m", "tally.dbt_env"],
+        [sys.executable, "-m", "tally", "db", "env"],
         capture_output=True,
         text=True,
         check=True,

@@ -3,21 +3,14 @@
 import csv
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from tally.paths import PROJECT_DIR
+from tally.errors import TallyError
+from tally.paths import find_project, shipped_project
 
-PRICES = PROJECT_DIR / "seeds" / "model_prices.csv"
-FALLBACK_MODELS = (
-    "gpt-4o",
-    "gpt-4o-mini",
-    "claude-3-5-sonnet",
-    "claude-3-haiku",
-    "gemini-1.5-flash",
-    "gemini-1.5-pro",
-)
 # Time zones with whole, fractional (+05:30, +05:45, +12:45) and daylight-saving offsets.
 TIMEZONES = {
     "America/New_York": 0.22,
@@ -37,18 +30,27 @@ UNKNOWN_ORG_SHARE = 0.03  # organizations whose events arrive but whose record n
 NO_TIMEZONE_SHARE = 0.03
 
 
+def price_list() -> Path:
+    """The price seed of the current project, else the one this installation ships."""
+    return (find_project() or shipped_project()) / "seeds" / "model_prices.csv"
+
+
 def model_ids(oldest_event: datetime) -> list[str]:
-    """Models of the price seed priced since before the oldest event (fallback: a fixed list)."""
+    """Models of the price seed priced since before the oldest event, so every generated event
+    has a price."""
+    prices = price_list()
     try:
-        with PRICES.open(newline="") as handle:
+        with prices.open(newline="") as handle:
             first: dict[str, str] = {}
             for row in csv.DictReader(handle):
                 first[row["model_id"]] = min(row["effective_from"], first.get(row["model_id"], "~"))
-    except (OSError, KeyError):
-        return list(FALLBACK_MODELS)
+    except (OSError, KeyError) as error:
+        raise TallyError(f"cannot read the price list {prices}: {error}") from error
     cutoff = oldest_event.strftime("%Y-%m-%d %H:%M:%S")
     priced = sorted(model for model, since in first.items() if since <= cutoff)
-    return priced or list(FALLBACK_MODELS)
+    if not priced:
+        raise TallyError(f"{prices} prices no model since {cutoff}: no events to generate")
+    return priced
 
 
 @dataclass

@@ -9,12 +9,12 @@ protocol), summary (what happened), progress (the bar on stderr).
 
 from tally import tracing
 from tally.errors import TallyError
-from tally.load.batch import COMMIT_LOCK_KEY, commit_batch, load_file, prepare_session
+from tally.load.batch import commit_batch, load_file, prepare_session
 from tally.load.discovery import discover
 from tally.load.progress import Progress
 from tally.load.summary import LoadSummary
 
-__all__ = ["COMMIT_LOCK_KEY", "commit_batch", "load_paths"]
+__all__ = ["commit_batch", "load_paths"]
 
 
 def load_paths(target: str, arguments: list[str], kind: str | None = None) -> LoadSummary:
