@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install analytics-verify test test-slow check-package lint bench bench-load bench-rollup db-stop clean
+.PHONY: help install prometheus analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -20,6 +20,15 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 install: $(INSTALLED) ## Create the virtualenv and install tally with its tools
+
+# Prometheus and promtool, for the tests of `tally metrics` and the alert rules (Debian's package;
+# the tests skip, saying why, where it cannot be installed).
+prometheus: ## Install Prometheus and promtool (apt-get, as root) unless they are there
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  test "$$(id -u)" -eq 0 || { echo "error: installing prometheus needs root (apt-get)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; }
 
 # The gate CI runs. It works in a state folder of its own, emptied first, so it never touches the
 # data in $(TALLY_HOME) and a second run starts where the first did: a generated sample (late,
@@ -59,6 +68,9 @@ test-slow: $(INSTALLED) ## Run the slow and Spark tests (CI runs them after `mak
 
 check-package: ## Install the package into a fresh virtualenv, init a project outside the checkout, run it
 	ci/check-package.sh $(PYTHON)
+
+reference: $(INSTALLED) ## Write every command's --help into docs/reference.md
+	TALLY_WRITE_REFERENCE=1 $(BIN)/pytest -q cli/tests/test_reference.py
 
 lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check cli benchmarks

@@ -1,12 +1,13 @@
 """The `tally` command line: a thin click layer over the modules that do the work."""
 
+import functools
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from tally import __version__
+from tally import __version__, logs, tracing
 from tally.audit import audited
 from tally.targets import default_target
 
@@ -41,7 +42,71 @@ def json_option(command):
     )
 
 
-@click.group(context_settings=CONTEXT)
+def _set_log_format(ctx, param, value):
+    logs.configure(value, _command_name(ctx))
+
+
+def log_format_option(command):
+    """The shared `--log-format` option, given to the group and every command by TallyGroup."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(logs.FORMATS),
+        envvar=logs.ENV_VAR,
+        is_eager=True,
+        expose_value=False,
+        callback=_set_log_format,
+        help=f"stderr as plain lines or one JSON object a line [default: ${logs.ENV_VAR} or text].",
+    )(command)
+
+
+def _command_name(ctx) -> str:
+    return " ".join(ctx.command_path.split()[1:]) or "tally"
+
+
+def _traced(callback):
+    """A command's callback under the command's span; a failure or non-zero exit marks it."""
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        command = _command_name(click.get_current_context())
+        with tracing.span(
+            f"tally {command}", **{"tally.command": command, "tally.target": kwargs.get("target")}
+        ) as span:
+            try:
+                status = callback(*args, **kwargs)
+            except click.exceptions.Exit as stop:
+                span.set_attribute("tally.exit_status", stop.exit_code)
+                if stop.exit_code:
+                    tracing.mark_failed(span, f"exit status {stop.exit_code}")
+                raise
+            except click.ClickException as error:
+                span.set_attribute("tally.exit_status", error.exit_code)
+                tracing.mark_failed(span, error.format_message())
+                raise
+            exit_status = status if isinstance(status, int) else 0
+            span.set_attribute("tally.exit_status", exit_status)
+            if exit_status not in (0, 3):  # 3: loaded, some records quarantined
+                tracing.mark_failed(span, f"exit status {exit_status}")
+            return status
+
+    return wrapper
+
+
+class TallyGroup(click.Group):
+    """A group whose commands all get the shared `--log-format` option and a span of their own
+    (tally.tracing), however and wherever they are added."""
+
+    group_class = type  # subgroups (`tally db`) are TallyGroups too
+
+    def add_command(self, cmd, name=None):
+        log_format_option(cmd)
+        if not isinstance(cmd, click.Group) and cmd.callback is not None:
+            cmd.callback = _traced(cmd.callback)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=TallyGroup, context_settings=CONTEXT)
+@log_format_option
 @click.version_option(__version__, "--version", "-V", prog_name="tally")
 def cli():
     """Exact, incremental, reconciled usage rollups for token-priced AI platforms.
@@ -74,8 +139,8 @@ def start(target):
     """
     from tally.targets import embedded_server, start_embedded_database
 
-    started = not embedded_server(target).is_running()
-    server = start_embedded_database()
+    embedded_server(target)  # only `local` has one
+    server, started = start_embedded_database()
     click.echo(
         f"{'started' if started else 'already running'}: pid {server.pid()}, "
         f"data in {server.pgdata}"
@@ -309,6 +374,31 @@ def init(folder):
     click.echo(f"next: cd {folder} && tally load DATA && tally rollup && tally verify")
 
 
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.option(
+    "--listen",
+    metavar="ADDR",
+    help="Serve GET /metrics on HOST:PORT (or :PORT, every interface) instead of printing.",
+)
+def metrics(target, listen):
+    """Print the pipeline's state in the Prometheus text format, computed from the database:
+    events loaded, records quarantined, rollup lag and duration, reconciliation mismatches,
+    failed runs (docs/observability.md lists them all).
+
+    \b
+    Example:
+      tally metrics | grep tally_rollup_lag_seconds
+      tally metrics --listen 127.0.0.1:9464
+    """
+    from tally.metrics import read, serve
+
+    if listen:
+        serve(target, listen)
+    else:
+        click.echo(read(target), nl=False)
+
+
 @cli.group(context_settings=CONTEXT)
 def prices():
     """Maintain the price list, seeds/model_prices.csv.
@@ -353,10 +443,13 @@ def import_(effective_from, models, file):
 
 def main():
     """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
+    logs.configure(logs.requested_format(sys.argv[1:]))
     try:
         status = cli.main(prog_name="tally", standalone_mode=False)
     except click.UsageError as error:
         where = error.ctx.command_path if error.ctx else "tally"
+        if error.ctx:
+            logs.configure(command=_command_name(error.ctx))
         click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
         sys.exit(error.exit_code)
     except click.ClickException as error:

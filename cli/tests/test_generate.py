@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
-from conftest import PROJECT_DIR, query, run_tally
+from conftest import PROJECT_DIR, invoke_tally, query
 from tally.generate import DEFAULT_END, generate
 
 
@@ -84,7 +84,7 @@ def test_the_billing_mix_looks_real(tmp_path):
 
 def test_generate_then_load_the_folder(clean_db, tmp_path):
     out = tmp_path / "data"
-    made = run_tally(
+    made = invoke_tally(
         "generate",
         "--events",
         "4000",
@@ -105,8 +105,8 @@ def test_generate_then_load_the_folder(clean_db, tmp_path):
         "users.csv.gz",
         "voids.csv.gz",
     ]
-    loaded = run_tally("load", "--json", str(out), check=False)
-    assert loaded.returncode == 3  # bad records are quarantined; the rest loaded
+    loaded = invoke_tally("load", "--json", str(out), check=False)
+    assert loaded.exit_code == 3  # bad records are quarantined; the rest loaded
     totals = json.loads(loaded.stdout)["totals"]
     assert totals["files_loaded"] == 5 and totals["quarantined"] > 0
     assert totals["duplicate"] > 0 and totals["conflicting"] > 0
