@@ -19,8 +19,6 @@ from tally.load.kinds import Kind
 
 # Below this, keeping the key up to date costs less than a second: not worth blocking readers.
 MIN_RECORDS = 100_000
-# A heap row of raw.events is about 160 bytes; the estimate of a table never analysed.
-_ROW_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -41,11 +39,16 @@ def estimated_records(file: InputFile) -> int:
     return file.path.stat().st_size * (GZIP_RATIO if file.gzip else 1) // fmt.record_bytes
 
 
-def _table_records(conn: psycopg.Connection, table: str) -> float:
+def _table_records(conn: psycopg.Connection, kind: Kind) -> int:
+    """The table's records as the ledger counts them: those of committed loads. Not the table's
+    statistics: a key build writes pg_class.reltuples in place, outside the transaction, so a
+    load killed after building its key left its records counted though they were rolled back,
+    and the reload took the incremental path; nor the heap's size, which counts the dead rows
+    of a killed load until a vacuum."""
     return conn.execute(
-        "select greatest(reltuples, pg_relation_size(oid) / %s) from pg_class"
-        " where oid = %s::regclass",
-        [_ROW_BYTES, table],
+        "select coalesce(sum(records_loaded), 0) from raw.load_batches"
+        " where kind = %s and status = 'loaded'",
+        [kind.name],
     ).fetchone()[0]
 
 
@@ -53,7 +56,7 @@ def drop_key(conn: psycopg.Connection, kind: Kind, file: InputFile) -> DroppedKe
     """In bulk mode, drop the table's primary key for this transaction and say how to build it
     again; None when the file takes the incremental path."""
     records = estimated_records(file)
-    if records < MIN_RECORDS or records < _table_records(conn, kind.table):
+    if records < MIN_RECORDS or records < _table_records(conn, kind):
         return None
     try:
         with conn.transaction():
