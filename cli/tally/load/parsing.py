@@ -41,7 +41,7 @@ class Batch:
     shape_reason: list[str | None] | None = None  # per record, when any is broken in shape
     # The text of records as given (a JSON line, a CSV row, without its line ending), by their
     # places in the batch; asked only for the few that are quarantined. None for Parquet.
-    as_given: Callable[[list[int]], list[str]] | None = None
+    as_given: Callable[[list[int]], list[str | None]] | None = None
     extra: dict[str, pa.Array] = field(default_factory=dict)  # secret fields, never stored
 
     def __len__(self) -> int:
@@ -210,7 +210,7 @@ def _text(value) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal):  # as written: 12.0 stays 12.0, 1.2e1 stays 1.2E+1
+    if isinstance(value, Decimal):  # digit for digit, never through a float: 12.0 stays 12.0
         return str(value)
     return json.dumps(value)
 
@@ -220,7 +220,7 @@ _SCALAR = (str, int, Decimal, type(None))
 
 def _fields_without_case(record: dict, names: list[str]) -> dict:
     """The record's values by field name, keys matched without case: a key spelled as the field
-    is wins, else the first key that differs only by case."""
+    wins, else the first key that differs only by case."""
     found = {}
     for key, value in record.items():
         name = key.lower()
@@ -331,9 +331,10 @@ def _csv_text(raw) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, "utf-8-sig", newline="")
 
 
-def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
+def _rows_as_given(lines: Iterator[str], strict: bool) -> Iterator[tuple[list[str], str]]:
     """CSV rows, each with its text as given (a quoted field may hold line breaks), without its
-    line ending; empty lines are not rows."""
+    line ending; empty lines are not rows. Not strict, a quote inside a field is a character (as
+    pyarrow reads `"x"y`)."""
     taken: list[str] = []
 
     def feed() -> Iterator[str]:
@@ -341,7 +342,7 @@ def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
             taken.append(line)
             yield line
 
-    reader = csv.reader(feed(), strict=True)
+    reader = csv.reader(feed(), strict=strict)
     for row in reader:
         text = "".join(taken)
         taken.clear()
@@ -359,18 +360,22 @@ class _RowTexts:
         self._rows: Iterator[tuple[list[str], str]] = iter(())
         self._number = 0
 
-    def get(self, numbers: list[int]) -> list[str]:
+    def get(self, numbers: list[int]) -> list[str | None]:
+        """Their texts; None past a row Python's csv module refuses (pyarrow took it)."""
         if self._stream is None:
             raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
             self._stream = _csv_text(raw)  # closed by close()
-            self._rows = _rows_as_given(self._stream)
+            self._rows = _rows_as_given(self._stream, strict=False)
             next(self._rows, None)  # the header
         texts = []
         for number in numbers:
-            text = ""
-            while self._number < number:
-                _, text = next(self._rows, (None, ""))
-                self._number += 1
+            text = None
+            try:
+                while self._number < number:
+                    _, text = next(self._rows, (None, None))
+                    self._number += 1
+            except (csv.Error, ValueError):  # UnicodeDecodeError is a ValueError
+                self._rows, self._number = iter(()), number
             texts.append(text)
         return texts
 
@@ -434,7 +439,7 @@ def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     source.restart()
     names, head, blocks = _header(source)
     lines = _LineCounter(_csv_text(io.BufferedReader(_Blocks(blocks, head))))
-    rows_in = _rows_as_given(lines)
+    rows_in = _rows_as_given(lines, strict=True)
     width = len(names)
     numbers, rows, reasons, given = [], [], [], []
     number = 1
