@@ -399,6 +399,48 @@ def metrics(target, listen):
         click.echo(read(target), nl=False)
 
 
+@cli.group(context_settings=CONTEXT)
+def prices():
+    """Maintain the price list, seeds/model_prices.csv.
+
+    \b
+    Example:
+      tally prices import model_prices_and_context_window.json --models 'claude-*'
+    """
+
+
+@prices.command("import", context_settings=CONTEXT)
+@unused_target_option
+@click.option(
+    "--effective-from",
+    "effective_from",
+    metavar="TS",
+    help="When the imported prices take effect (ISO-8601; no offset = UTC). Default: now.",
+)
+@click.option("--models", metavar="GLOB", help="Import only the models whose name matches.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def import_(effective_from, models, file):
+    """Append to seeds/model_prices.csv a row for each price of a LiteLLM price list
+    (model_prices_and_context_window.json) that differs from the row in effect; print each row
+    added. Cache, reasoning, batch/priority/flex and `_above_<N>k_tokens` prices map to the
+    price list's optional columns. Nothing differs, nothing changes; `tally rollup` then
+    re-prices what the new rows affect.
+
+    \b
+    Example:
+      tally prices import model_prices_and_context_window.json --models 'gpt-5*' \\
+          --effective-from 2025-08-07T00:00:00Z
+    """
+    from tally.paths import project_dir
+    from tally.price_import import describe, import_prices, parse_effective_from
+
+    seed = project_dir() / "seeds" / "model_prices.csv"
+    added = import_prices(file, seed, parse_effective_from(effective_from), models)
+    for row in added:
+        click.echo(f"added {describe(row)}")
+    click.echo(f"{len(added)} price rows added to {seed.name}")
+
+
 def main():
     """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
     logs.configure(logs.requested_format(sys.argv[1:]))

@@ -36,6 +36,7 @@
     {%- endif -%}
     {%- set new_batch_literals = (new_batch_hint or ['null']) | join(', ') -%}
     {%- set measures = usage_measures() %}
+    {%- set price_columns = usage_price_columns() %}
 
 with
 
@@ -73,11 +74,7 @@ current_timezones as (
 applied_prices as (
 
     select
-        model_id,
-        effective_from,
-        effective_to,
-        input_usd_per_1m,
-        output_usd_per_1m
+        {{ price_columns | join(',\n        ') }}
     from {{ source('rollup_state', 'rollup_applied_prices') }}
     where model_name = '{{ model_name }}'
 
@@ -85,21 +82,21 @@ applied_prices as (
 
 changed_prices as (
 
-    -- price rows in exactly one of the applied and the current list: the events they cover
-    -- may change price
+    -- price bands in exactly one of the applied and the current list (an edit of any price
+    -- column, period or threshold): the events they cover may change price
     (
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from {{ prices }}
         except
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from applied_prices
     )
     union all
     (
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from applied_prices
         except
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from {{ prices }}
     )
 
@@ -177,10 +174,7 @@ changed_events as (
         events.*
     from {{ events }} as events
     inner join changed_prices
-        on
-            events.model_id = changed_prices.model_id
-            and events.event_at >= changed_prices.effective_from
-            and (changed_prices.effective_to is null or events.event_at < changed_prices.effective_to)
+        on {{ usage_price_matches('events', 'changed_prices') }}
     {%- if by_local_date %}
 
     union
@@ -245,14 +239,10 @@ contributions as (
             as bucket,
         {%- endif %}
         tracked_events.*,
-        {{ usage_cost('tracked_events.input_tokens', 'tracked_events.output_tokens',
-                      'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd
+        {{ usage_cost('tracked_events', 'prices') }} as cost_usd
     from tracked_events
     left join {{ side.prices }} as prices
-        on
-            tracked_events.model_id = prices.model_id
-            and tracked_events.event_at >= prices.effective_from
-            and (prices.effective_to is null or tracked_events.event_at < prices.effective_to)
+        on {{ usage_price_matches('tracked_events', 'prices') }}
     {%- if by_local_date %}
     left join {{ side.timezones }} as timezones
         on tracked_events.org_id = timezones.org_id

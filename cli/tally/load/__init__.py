@@ -11,6 +11,7 @@ from tally import tracing
 from tally.errors import TallyError
 from tally.load.batch import commit_batch, load_file, prepare_session
 from tally.load.discovery import discover
+from tally.load.formats import readable_extensions
 from tally.load.progress import Progress
 from tally.load.summary import LoadSummary
 
@@ -25,7 +26,7 @@ def load_paths(target: str, arguments: list[str], kind: str | None = None) -> Lo
     files = discover(arguments, kind)
     if not files:
         raise TallyError(
-            f"nothing to load in {' '.join(arguments)}: no .jsonl, .ndjson, .csv or .parquet file"
+            f"nothing to load in {' '.join(arguments)}: no {readable_extensions()} file"
         )
     summary = LoadSummary()
     with connect(target) as conn:

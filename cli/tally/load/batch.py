@@ -18,6 +18,7 @@ from tally.load import bulk
 from tally.load.copying import copy_file
 from tally.load.discovery import InputFile
 from tally.load.duplicates import drop_duplicates, drop_duplicates_in_bulk, record_conflicts
+from tally.load.formats import FORMATS, readable_extensions
 from tally.load.kinds import KINDS
 from tally.load.parsing import first_line
 from tally.load.reading import ByteSource, FileRejected, sha256_of
@@ -108,8 +109,9 @@ def _load_once(
             dropped_key = bulk.drop_key(conn, kind, file) if kind.unique_key else None
             source = ByteSource(file.path, file.gzip, on_progress)
             set_aside = bool(dropped_key and dropped_key.table_was_empty)
+            fmt = FORMATS[file.format]
             copied = copy_file(
-                conn, file.format, kind, source, _context(conn), batch_id, file.label, set_aside
+                conn, fmt, kind, source, _context(conn), batch_id, file.label, set_aside
             )
             if copied.records == 0:
                 raise FileRejected("no records")
@@ -176,9 +178,9 @@ def load_file(
     started = time.monotonic()
     try:
         if file.format is None:
-            if file.path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
-                raise FileRejected("legacy application databases are not supported yet")
-            raise FileRejected("unknown extension (expected .jsonl, .ndjson, .csv, .parquet)")
+            raise FileRejected(f"unknown extension (expected {readable_extensions()}, maybe .gz)")
+        if FORMATS[file.format].parse is None:
+            raise FileRejected(FORMATS[file.format].not_read)
         for attempt in range(RETRIES):
             try:
                 result = _load_once(conn, file, on_progress)
