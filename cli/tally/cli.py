@@ -140,8 +140,8 @@ def start(target):
     """
     from tally.targets import embedded_server, start_embedded_database
 
-    started = not embedded_server(target).is_running()
-    server = start_embedded_database()
+    embedded_server(target)  # only `local` has one
+    server, started = start_embedded_database()
     click.echo(
         f"{'started' if started else 'already running'}: pid {server.pid()}, "
         f"data in {server.pgdata}"
