@@ -120,10 +120,11 @@ def _load_once(
             copied = copy_file(
                 conn, fmt, kind, source, _context(conn), batch_id, file.label, set_aside
             )
-            if copied.records == 0:
+            if copied.records == 0 and not copied.skipped:
                 raise FileRejected("no records")
             counts = Counts(
                 read=copied.records,
+                skipped=copied.skipped,
                 quarantined=copied.quarantined,
                 reasons=dict(sorted(copied.reasons.items(), key=lambda r: (-r[1], r[0]))),
             )
@@ -137,7 +138,7 @@ def _load_once(
             conn.execute(
                 "update raw.load_batches set file_sha256 = %s, records_read = %s,"
                 " records_loaded = %s, records_duplicate = %s, records_conflicting = %s,"
-                " records_quarantined = %s where batch_id = %s",
+                " records_quarantined = %s, records_skipped = %s where batch_id = %s",
                 [
                     source.hexdigest(),
                     counts.read,
@@ -145,6 +146,7 @@ def _load_once(
                     counts.duplicate,
                     counts.conflicting,
                     counts.quarantined,
+                    counts.skipped,
                     batch_id,
                 ],
             )
@@ -185,7 +187,8 @@ def load_file(
     started = time.monotonic()
     try:
         if file.format is None:
-            raise FileRejected(f"unknown extension (expected {readable_extensions()}, maybe .gz)")
+            expected = readable_extensions(file.named_as or file.kind)
+            raise FileRejected(f"unknown extension (expected {expected}, maybe .gz)")
         if FORMATS[file.format].parse is None:
             raise FileRejected(FORMATS[file.format].not_read)
         for attempt in range(RETRIES):
