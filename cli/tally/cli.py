@@ -261,6 +261,32 @@ def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as
             click.echo(f"{path}: {rows} records")
 
 
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.argument("table")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: .csv or .parquet.",
+)
+def export(target, table, out):
+    """Write every row of a table of `analytics` to CSV or Parquet, ordered by its grain.
+
+    Columns and types as in the table; rows are streamed, so a table larger than memory exports.
+    The file appears only when complete.
+
+    \b
+    Example:
+      tally export fct_usage_hourly --out usage_hourly.parquet
+      tally export fct_usage_daily_by_model --out by_model.csv
+    """
+    from tally.export import export_table
+
+    rows = export_table(target, table, out)
+    click.echo(f"{out}: {rows} rows of analytics.{table}")
+
+
 def main():
     """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
     try:
