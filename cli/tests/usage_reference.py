@@ -32,17 +32,22 @@ def parse_time(text: str) -> datetime:
 
 @dataclass
 class PriceList:
-    rows: dict[str, list[tuple[datetime, Decimal, Decimal]]]
+    rows: dict[str, list[tuple[datetime, int, Decimal, Decimal]]]
 
     @classmethod
     def from_csv(cls, path: Path) -> "PriceList":
+        """The standard tier's rows (the events of these tests name no tier), each with its
+        long-context threshold: (effective_from, min_input_tokens, input, output)."""
         rows: dict[str, list] = defaultdict(list)
         with path.open() as handle:
             for row in csv.DictReader(handle):
+                if (row.get("service_tier") or "standard") != "standard":
+                    continue
                 effective_from = datetime.fromisoformat(row["effective_from"]).replace(tzinfo=UTC)
                 rows[row["model_id"]].append(
                     (
                         effective_from,
+                        int(row.get("min_input_tokens") or 0),
                         Decimal(row["input_usd_per_1m"]),
                         Decimal(row["output_usd_per_1m"]),
                     )
@@ -50,10 +55,15 @@ class PriceList:
         return cls({model: sorted(prices) for model, prices in rows.items()})
 
     def cost(self, model_id: str, at: datetime, input_tokens: int, output_tokens: int):
-        in_effect = [p for p in self.rows.get(model_id, []) if p[0] <= at]
-        if not in_effect:
+        """Per threshold the latest row in effect; of those, the greatest threshold reached."""
+        latest: dict[int, tuple] = {}
+        for effective_from, threshold, input_price, output_price in self.rows.get(model_id, []):
+            if effective_from <= at:
+                latest[threshold] = (input_price, output_price)
+        reached = [threshold for threshold in latest if threshold <= input_tokens]
+        if not reached:
             return None
-        _, input_price, output_price = in_effect[-1]
+        input_price, output_price = latest[max(reached)]
         with localcontext() as exact:
             exact.prec = 100
             return (input_tokens * input_price + output_tokens * output_price) / Decimal(1_000_000)
@@ -124,5 +134,30 @@ def actual_rollup(conn, table: str) -> dict[tuple, tuple]:
     ).fetchall()
     return {
         tuple(row[:5]): tuple(int(v) if i < 6 else v for i, v in enumerate(row[5:]))
+        for row in found
+    }
+
+
+def by_model(rows: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Rows of a daily rollup summed over users and API keys: fct_usage_daily_by_model's."""
+    sums: dict[tuple, list] = {}
+    for (bucket, org_id, _user, _key, model_id), row in rows.items():
+        total = sums.setdefault((bucket, org_id, model_id), [0] * (len(MEASURES) - 1))
+        for i, value in enumerate(row[:-1]):
+            total[i] += value
+    priced, unpriced = MEASURES.index("priced_cost_usd"), MEASURES.index("unpriced_request_count")
+    return {
+        key: (*total, total[priced] if total[unpriced] == 0 else None)
+        for key, total in sums.items()
+    }
+
+
+def actual_by_model(conn) -> dict[tuple, tuple]:
+    found = conn.execute(
+        f"select usage_date, org_id, model_id, {', '.join(MEASURES)}"
+        " from analytics.fct_usage_daily_by_model"
+    ).fetchall()
+    return {
+        tuple(row[:3]): tuple(int(v) if i < 6 else v for i, v in enumerate(row[3:]))
         for row in found
     }
