@@ -12,6 +12,7 @@ from tally.report import charts
 from tally.report.figures import Figures
 
 SHOWN_MODELS = 8  # models drawn in their own color; the rest stack as "other"
+ERROR_MODELS = 15  # the busiest models in the error ratio chart
 
 STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1f2328;
@@ -137,6 +138,7 @@ def _organizations(figures: Figures) -> str:
 
 
 def _errors(figures: Figures) -> str:
+    busiest = sorted(figures.models, key=lambda m: -m["request_count"])[:ERROR_MODELS]
     bars = [
         (
             m["model_id"],
@@ -144,12 +146,15 @@ def _errors(figures: Figures) -> str:
             f"{_ratio(m['error_count'], m['request_count']):.2%}"
             f" of {m['request_count']:,}",
         )
-        for m in sorted(
-            figures.models, key=lambda m: -_ratio(m["error_count"], m["request_count"])
-        )
+        for m in sorted(busiest, key=lambda m: -_ratio(m["error_count"], m["request_count"]))
     ]
+    title = (
+        f"Error ratio of the {len(busiest)} busiest models"
+        if len(figures.models) > ERROR_MODELS
+        else "Error ratio by model"
+    )
     return (
-        "<section><h2>Error ratio by model</h2>"
+        f"<section><h2>{title}</h2>"
         + charts.horizontal_bars(bars, "", "Error ratio by model")
         + "</section>"
     )
