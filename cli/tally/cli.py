@@ -445,6 +445,59 @@ def import_(effective_from, models, file):
     click.echo(f"{len(added)} price rows added to {seed.name}")
 
 
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.argument("table")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: .csv or .parquet.",
+)
+def export(target, table, out):
+    """Write every row of a table of `analytics` to CSV or Parquet, ordered by its grain.
+
+    Columns and types as in the table; rows are streamed, so a table larger than memory exports.
+    The file appears only when complete.
+
+    \b
+    Example:
+      tally export fct_usage_hourly --out usage_hourly.parquet
+      tally export fct_usage_daily_by_model --out by_model.csv
+    """
+    from tally.export import export_table
+
+    rows = export_table(target, table, out)
+    click.echo(f"{out}: {rows} rows of analytics.{table}")
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.option("--org", "org_id", metavar="ORG", help="One organization's month instead of all.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The HTML file to write.",
+)
+def report(target, org_id, out):
+    """Write a self-contained HTML report: cost and requests by day and model, the top
+    organizations (or with --org one organization's month by model), error ratio by model, how
+    late events arrive, unpriced events and the reconciliation's verdict. No server, no network:
+    open the file in any browser.
+
+    \b
+    Example:
+      tally report --out report.html
+      tally report --org org_acme --out acme.html
+    """
+    from tally.report import write_report
+
+    figures = write_report(target, org_id, out)
+    click.echo(f"{out}: {figures.first_date} to {figures.last_date}, "
+               f"reconciliation {figures.reconciliation['verdict']}")
+
+
 def main():
     """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
     logs.configure(logs.requested_format(sys.argv[1:]))
