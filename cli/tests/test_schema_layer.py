@@ -345,6 +345,7 @@ def test_analyses_compile_and_run_and_docs_generate(built):
         "org_monthly_bill_by_model",
         "top_api_keys_last_week",
         "error_ratio_by_model_and_hour",
+        "top_models_last_week",
     }
     for text in sql.values():
         assert "{{" not in text and "ref(" not in text

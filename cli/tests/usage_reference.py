@@ -51,6 +51,8 @@ class PriceList:
         rows: dict[tuple, list] = defaultdict(list)
         with path.open() as handle:
             for row in csv.DictReader(handle):
+                if (row.get("service_tier") or "standard") != "standard":
+                    continue
                 effective_from = datetime.fromisoformat(row["effective_from"]).replace(tzinfo=UTC)
                 input_price = Decimal(row["input_usd_per_1m"])
                 output_price = Decimal(row["output_usd_per_1m"])
@@ -169,6 +171,34 @@ def actual_rollup(conn, table: str) -> dict[tuple, tuple]:
         tuple(row[:5]): tuple(
             v if name in ("priced_cost_usd", "cost_usd") else int(v)
             for name, v in zip(MEASURES, row[5:], strict=True)
+        )
+        for row in found
+    }
+
+
+def by_model(rows: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Rows of a daily rollup summed over users and API keys: fct_usage_daily_by_model's."""
+    sums: dict[tuple, list] = {}
+    for (bucket, org_id, _user, _key, model_id), row in rows.items():
+        total = sums.setdefault((bucket, org_id, model_id), [0] * (len(MEASURES) - 1))
+        for i, value in enumerate(row[:-1]):
+            total[i] += value
+    priced, unpriced = MEASURES.index("priced_cost_usd"), MEASURES.index("unpriced_request_count")
+    return {
+        key: (*total, total[priced] if total[unpriced] == 0 else None)
+        for key, total in sums.items()
+    }
+
+
+def actual_by_model(conn) -> dict[tuple, tuple]:
+    found = conn.execute(
+        f"select usage_date, org_id, model_id, {', '.join(MEASURES)}"
+        " from analytics.fct_usage_daily_by_model"
+    ).fetchall()
+    return {
+        tuple(row[:3]): tuple(
+            v if name in ("priced_cost_usd", "cost_usd") else int(v)
+            for name, v in zip(MEASURES, row[3:], strict=True)
         )
         for row in found
     }
