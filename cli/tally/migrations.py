@@ -11,8 +11,9 @@ from pathlib import Path
 
 import psycopg
 
+from tally import locks
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-LOCK_KEY = 7_424_911  # pg_advisory_xact_lock key that serialises migrations
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.up\.sql$")
 
 
@@ -36,7 +37,7 @@ def available() -> list[Migration]:
 
 
 def _applied_versions(conn: psycopg.Connection) -> set[int]:
-    conn.execute("select pg_advisory_xact_lock(%s)", [LOCK_KEY])
+    conn.execute("select pg_advisory_xact_lock(%s)", [locks.MIGRATIONS])
     conn.execute("create schema if not exists ops")
     conn.execute(
         "create table if not exists ops.schema_migrations ("

@@ -1,7 +1,7 @@
 """One file, one transaction, one load batch; the commit protocol the incremental rollups rely on.
 
 A batch commits together with its rows. Just before commit it takes the advisory lock
-COMMIT_LOCK_KEY and draws `commit_seq` from raw.load_commit_seq, so every batch whose commit_seq
+locks.LOAD_COMMIT and draws `commit_seq` from raw.load_commit_seq, so every batch whose commit_seq
 is at or below a value a rollup read under the same lock is already visible (see
 macros/rollup/rollup_begin_run.sql). A killed load commits nothing: its batch and rows vanish
 together.
@@ -13,6 +13,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import errors
 
+from tally import locks
 from tally.load import bulk
 from tally.load.copying import copy_file
 from tally.load.discovery import InputFile
@@ -24,7 +25,6 @@ from tally.load.reading import ByteSource, FileRejected, sha256_of
 from tally.load.summary import Counts, FileResult
 from tally.load.validation import Context
 
-COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup/rollup_begin_run.sql
 # Two loads of overlapping files: the later to commit a key fails (unique violation or
 # deadlock) and loads its file again, now seeing the other's rows as duplicates.
 RETRIES = 10
@@ -44,7 +44,7 @@ class _AlreadyLoaded(Exception):  # noqa: N818 - control flow out of the transac
 
 def commit_batch(conn: psycopg.Connection, batch_id: int) -> None:
     """Mark a batch loaded and give it its commit_seq; the caller's transaction then commits."""
-    conn.execute("select pg_advisory_xact_lock(%s)", [COMMIT_LOCK_KEY])
+    conn.execute("select pg_advisory_xact_lock(%s)", [locks.LOAD_COMMIT])
     conn.execute(
         "update raw.load_batches set status = 'loaded', finished_at = clock_timestamp(),"
         " commit_seq = nextval('raw.load_commit_seq') where batch_id = %s",
@@ -120,10 +120,11 @@ def _load_once(
             copied = copy_file(
                 conn, fmt, kind, source, _context(conn), batch_id, file.label, set_aside
             )
-            if copied.records == 0:
+            if copied.records == 0 and not copied.skipped:
                 raise FileRejected("no records")
             counts = Counts(
                 read=copied.records,
+                skipped=copied.skipped,
                 quarantined=copied.quarantined,
                 reasons=dict(sorted(copied.reasons.items(), key=lambda r: (-r[1], r[0]))),
             )
@@ -137,7 +138,7 @@ def _load_once(
             conn.execute(
                 "update raw.load_batches set file_sha256 = %s, records_read = %s,"
                 " records_loaded = %s, records_duplicate = %s, records_conflicting = %s,"
-                " records_quarantined = %s where batch_id = %s",
+                " records_quarantined = %s, records_skipped = %s where batch_id = %s",
                 [
                     source.hexdigest(),
                     counts.read,
@@ -145,6 +146,7 @@ def _load_once(
                     counts.duplicate,
                     counts.conflicting,
                     counts.quarantined,
+                    counts.skipped,
                     batch_id,
                 ],
             )
@@ -185,7 +187,8 @@ def load_file(
     started = time.monotonic()
     try:
         if file.format is None:
-            raise FileRejected(f"unknown extension (expected {readable_extensions()}, maybe .gz)")
+            expected = readable_extensions(file.named_as or file.kind)
+            raise FileRejected(f"unknown extension (expected {expected}, maybe .gz)")
         if FORMATS[file.format].parse is None:
             raise FileRejected(FORMATS[file.format].not_read)
         for attempt in range(RETRIES):

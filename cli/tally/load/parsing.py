@@ -43,6 +43,9 @@ class Batch:
     # places in the batch; asked only for the few that are quarantined. None for Parquet.
     as_given: Callable[[list[int]], list[str | None]] | None = None
     extra: dict[str, pa.Array] = field(default_factory=dict)  # secret fields, never stored
+    # Items of the file read and passed over as no record of the kind (spans without token
+    # usage, tally.load.otlp_spans), before the batch's records.
+    skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.record_number)
