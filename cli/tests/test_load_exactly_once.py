@@ -12,8 +12,8 @@ import psycopg
 import pytest
 from conftest import PROJECT_DIR, query
 from load_helpers import event, events, load, load_json, write
+from tally import locks
 from tally.generate import Fractions, generate
-from tally.load import COMMIT_LOCK_KEY
 
 
 def test_first_loaded_wins_and_conflicts_are_recorded(clean_db, tmp_path):
@@ -120,7 +120,7 @@ def test_a_load_killed_mid_file_leaves_nothing_then_loads_in_full(clean_db, tmp_
     path = tmp_path / "events.csv"
     with psycopg.connect(clean_db, autocommit=True) as commit_protocol:
         if when == "before its commit":  # the load waits for this lock to commit
-            commit_protocol.execute("select pg_advisory_lock(%s)", [COMMIT_LOCK_KEY])
+            commit_protocol.execute("select pg_advisory_lock(%s)", [locks.LOAD_COMMIT])
         process = _tally("load", path)
         if when == "during its copy":
             _wait_for_copy(clean_db)  # kill it once its COPY is under way
