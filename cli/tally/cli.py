@@ -9,6 +9,7 @@ import click
 
 from tally import __version__, logs, tracing
 from tally.audit import audited
+from tally.load.kinds import FILE_KINDS
 from tally.targets import default_target
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -139,8 +140,8 @@ def start(target):
     """
     from tally.targets import embedded_server, start_embedded_database
 
-    started = not embedded_server(target).is_running()
-    server = start_embedded_database()
+    embedded_server(target)  # only `local` has one
+    server, started = start_embedded_database()
     click.echo(
         f"{'started' if started else 'already running'}: pid {server.pid()}, "
         f"data in {server.pgdata}"
@@ -225,7 +226,7 @@ def env(target):
         click.echo(f"export {name}={shlex.quote(value)}")
 
 
-KIND_CHOICE = click.Choice(["events", "voids", "organizations", "users", "api_keys"])
+KIND_CHOICE = click.Choice(FILE_KINDS)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -243,12 +244,15 @@ def load(target, kind, as_json, paths):
 
     Formats by extension: .jsonl/.ndjson, .csv, .parquet, each optionally .gz. Bad records go to
     raw.quarantine with their reason; a file tally cannot read fails alone and loads nothing.
+    Files named spans* (or --kind spans) are OpenTelemetry trace exports in OTLP/JSON (.json,
+    .jsonl, .ndjson, maybe .gz): each span with GenAI token usage loads as an event.
     Exit status: 0 all loaded; 1 a file failed; 3 some records were quarantined.
 
     \b
     Example:
       tally load data/
       tally load --kind voids 'exports/voids-*.csv.gz' --json
+      tally load --kind spans otel-export.json.gz
     """
     from tally.load import load_paths
     from tally.load.summary import text_lines

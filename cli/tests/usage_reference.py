@@ -21,8 +21,12 @@ MEASURES = (
     "total_tokens",
     "priced_cost_usd",
     "unpriced_request_count",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_tokens",
     "cost_usd",
 )
+BREAKDOWNS = ("cache_read_input_tokens", "cache_write_input_tokens", "reasoning_tokens")
 
 
 def parse_time(text: str) -> datetime:
@@ -30,43 +34,72 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _price(row: dict, column: str, default: Decimal) -> Decimal:
+    """An optional price column: empty or absent means the default."""
+    return Decimal(row[column]) if row.get(column) else default
+
+
 @dataclass
 class PriceList:
-    rows: dict[str, list[tuple[datetime, int, Decimal, Decimal]]]
+    """Per (model, tier, min_input_tokens): (effective_from, prices) rows, prices being input,
+    output, cache read, cache write and reasoning with the contract's defaults filled in."""
+
+    rows: dict[tuple[str, str, int], list[tuple[datetime, tuple[Decimal, ...]]]]
 
     @classmethod
     def from_csv(cls, path: Path) -> "PriceList":
-        """The standard tier's rows (the events of these tests name no tier), each with its
-        long-context threshold: (effective_from, min_input_tokens, input, output)."""
-        rows: dict[str, list] = defaultdict(list)
+        rows: dict[tuple, list] = defaultdict(list)
         with path.open() as handle:
             for row in csv.DictReader(handle):
                 if (row.get("service_tier") or "standard") != "standard":
                     continue
                 effective_from = datetime.fromisoformat(row["effective_from"]).replace(tzinfo=UTC)
-                rows[row["model_id"]].append(
+                input_price = Decimal(row["input_usd_per_1m"])
+                output_price = Decimal(row["output_usd_per_1m"])
+                key = (
+                    row["model_id"],
+                    row.get("service_tier") or "standard",
+                    int(row.get("min_input_tokens") or 0),
+                )
+                rows[key].append(
                     (
                         effective_from,
-                        int(row.get("min_input_tokens") or 0),
-                        Decimal(row["input_usd_per_1m"]),
-                        Decimal(row["output_usd_per_1m"]),
+                        (
+                            input_price,
+                            output_price,
+                            _price(row, "cache_read_usd_per_1m", input_price),
+                            _price(row, "cache_write_usd_per_1m", input_price),
+                            _price(row, "reasoning_usd_per_1m", output_price),
+                        ),
                     )
                 )
-        return cls({model: sorted(prices) for model, prices in rows.items()})
+        return cls({key: sorted(prices) for key, prices in rows.items()})
 
-    def cost(self, model_id: str, at: datetime, input_tokens: int, output_tokens: int):
-        """Per threshold the latest row in effect; of those, the greatest threshold reached."""
-        latest: dict[int, tuple] = {}
-        for effective_from, threshold, input_price, output_price in self.rows.get(model_id, []):
-            if effective_from <= at:
-                latest[threshold] = (input_price, output_price)
-        reached = [threshold for threshold in latest if threshold <= input_tokens]
-        if not reached:
+    def cost(self, event: dict, at: datetime):
+        """The event's cost: per threshold of its model and tier the row in effect at `at`; of
+        those, the greatest threshold at or below its input tokens prices it all."""
+        tier = event.get("service_tier") or "standard"
+        candidates = []
+        for (model_id, row_tier, threshold), history in self.rows.items():
+            if model_id != event["model_id"] or row_tier != tier:
+                continue
+            in_effect = [prices for since, prices in history if since <= at]
+            if in_effect and threshold <= event["input_tokens"]:
+                candidates.append((threshold, in_effect[-1]))
+        if not candidates:
             return None
-        input_price, output_price = latest[max(reached)]
+        input_price, output_price, read_price, write_price, reasoning_price = max(candidates)[1]
+        tokens_in, tokens_out = event["input_tokens"], event["output_tokens"]
+        read, write, reasoning = (event.get(name) or 0 for name in BREAKDOWNS)
         with localcontext() as exact:
             exact.prec = 100
-            return (input_tokens * input_price + output_tokens * output_price) / Decimal(1_000_000)
+            return (
+                (tokens_in - read - write) * input_price
+                + read * read_price
+                + write * write_price
+                + (tokens_out - reasoning) * output_price
+                + reasoning * reasoning_price
+            ) / Decimal(1_000_000)
 
 
 @dataclass
@@ -110,9 +143,9 @@ class Ledger:
                 event.get("api_key_id"),
                 event["model_id"],
             )
-            row = rows.setdefault(key, [0, 0, 0, 0, 0, 0, Decimal(0), 0])
+            row = rows.setdefault(key, [0, 0, 0, 0, 0, 0, Decimal(0), 0, 0, 0, 0])
             success = event["status"] == "success"
-            cost = prices.cost(event["model_id"], at, event["input_tokens"], event["output_tokens"])
+            cost = prices.cost(event, at)
             row[0] += 1
             row[1] += success
             row[2] += not success
@@ -123,6 +156,8 @@ class Ledger:
                 row[7] += 1
             else:
                 row[6] += cost
+            for i, name in enumerate(BREAKDOWNS, start=8):
+                row[i] += event.get(name) or 0
         return {key: (*row, row[6] if row[7] == 0 else None) for key, row in rows.items()}
 
 
@@ -133,7 +168,10 @@ def actual_rollup(conn, table: str) -> dict[tuple, tuple]:
         f" from analytics.{table}"
     ).fetchall()
     return {
-        tuple(row[:5]): tuple(int(v) if i < 6 else v for i, v in enumerate(row[5:]))
+        tuple(row[:5]): tuple(
+            v if name in ("priced_cost_usd", "cost_usd") else int(v)
+            for name, v in zip(MEASURES, row[5:], strict=True)
+        )
         for row in found
     }
 
@@ -158,6 +196,9 @@ def actual_by_model(conn) -> dict[tuple, tuple]:
         " from analytics.fct_usage_daily_by_model"
     ).fetchall()
     return {
-        tuple(row[:3]): tuple(int(v) if i < 6 else v for i, v in enumerate(row[3:]))
+        tuple(row[:3]): tuple(
+            v if name in ("priced_cost_usd", "cost_usd") else int(v)
+            for name, v in zip(MEASURES, row[3:], strict=True)
+        )
         for row in found
     }
