@@ -43,7 +43,7 @@ def cli():
 
 @cli.group(context_settings=CONTEXT)
 def db():
-    """Manage the embedded PostgreSQL of the `local` target.
+    """Manage the target's database: the embedded server of `local`, its schema, its backups.
 
     \b
     Example:
@@ -259,6 +259,120 @@ def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as
     else:
         for path, rows in result.files.items():
             click.echo(f"{path}: {rows} records")
+
+
+@db.command(name="migrations", context_settings=CONTEXT)
+@target_option
+@json_option
+def migrations_(target, as_json):
+    """List tally's schema migrations: applied (with when) and pending.
+
+    \b
+    Example:
+      tally db migrations
+      tally db migrations --json | jq '.[] | select(.status == "pending")'
+    """
+    from tally.database import connect
+    from tally.migrations import status as migration_status
+
+    with connect(target) as conn:
+        states = migration_status(conn)
+    if as_json:
+        click.echo(json.dumps([state.as_dict() for state in states]))
+        return
+    for state in states:
+        when = state.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if state.applied_at else ""
+        unknown = "" if state.known else "  (applied by a newer tally)"
+        click.echo(
+            f"{state.migration.label:<32} {'applied' if state.applied_at else 'pending':<8}"
+            f" {when}{unknown}".rstrip()
+        )
+
+
+@db.command(context_settings=CONTEXT)
+@target_option
+@click.option(
+    "--to",
+    "version",
+    type=click.IntRange(min=0),
+    help="The version to end at, up or down (default: the newest; 0: none).",
+)
+@click.option(
+    "--allow-data-loss",
+    is_flag=True,
+    help="Let a down migration drop tables or columns that hold data.",
+)
+@json_option
+@audited
+def migrate(target, version, allow_data_loss, as_json):
+    """Apply or revert schema migrations, in one transaction; each step goes to the audit ledger.
+
+    A down migration that would drop a table holding rows (or a column of one) is refused, and
+    nothing changes, unless --allow-data-loss is given. Any later command of this tally applies
+    pending migrations again: go down only to run an older tally.
+
+    \b
+    Example:
+      tally db migrate
+      tally db migrate --to 11 --allow-data-loss
+    """
+    from tally.audit import note
+    from tally.database import connect
+    from tally.migrations import migrate_to
+
+    with connect(target) as conn:
+        steps = migrate_to(conn, version, allow_data_loss=allow_data_loss)
+    note(schema_version=version)
+    if as_json:
+        click.echo(json.dumps([step.as_dict() for step in steps]))
+    elif not steps:
+        click.echo("nothing to do")
+    for step in [] if as_json else steps:
+        click.echo(f"{step.direction:<4} {step.migration.label} ({step.seconds:.2f} s)")
+
+
+@db.command(name="backup", context_settings=CONTEXT)
+@target_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@audited
+def backup_(target, path):
+    """Write a consistent backup of the target's database (every schema) to PATH.
+
+    Loads may run meanwhile (a load not committed when the backup starts is not in it); a
+    running rollup is waited for, and one that starts waits for the backup.
+
+    \b
+    Example:
+      tally db backup backups/tally-$(date +%F).dump
+    """
+    from tally.audit import note
+    from tally.backup import backup
+
+    done = backup(target, path)
+    note(backup={"path": str(done.path), "bytes": done.bytes, "seconds": round(done.seconds, 3)})
+    click.echo(f"{done.path}: {done.bytes:,} bytes in {done.seconds:.1f} s")
+
+
+@db.command(context_settings=CONTEXT)
+@target_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@audited
+def restore(target, path):
+    """Replace the target's database with the backup in PATH, exactly, in one transaction.
+
+    Every schema of the database is dropped and the backup's put back; if anything fails,
+    nothing changed. Stop loads first: a load committing meanwhile is lost with the rest.
+
+    \b
+    Example:
+      tally db restore backups/tally-2026-12-06.dump && tally rollup
+    """
+    from tally.audit import note
+    from tally.backup import restore as restore_backup
+
+    done = restore_backup(target, path)
+    note(restore={"path": str(done.path), "seconds": round(done.seconds, 3)})
+    click.echo(f"restored {done.path} in {done.seconds:.1f} s")
 
 
 def main():

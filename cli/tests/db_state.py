@@ -1,0 +1,56 @@
+"""The state of a database as numbers a test can compare: per table, its row count and a
+checksum of its rows (order-independent), and its shape (tables, columns and their types)."""
+
+import psycopg
+
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
+
+
+def _tables(conn: psycopg.Connection) -> list[str]:
+    rows = conn.execute(
+        "select format('%%I.%%I', n.nspname, c.relname) from pg_class c"
+        " join pg_namespace n on n.oid = c.relnamespace"
+        " where c.relkind in ('r', 'p') and n.nspname <> all(%s)"
+        " and n.nspname not like 'pg\\_temp\\_%%' order by 1",
+        [list(SYSTEM_SCHEMAS)],
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def checksums(url: str, skip: tuple[str, ...] = ()) -> dict[str, tuple[int, str]]:
+    """Every table of every schema but PostgreSQL's own: (rows, md5 of its sorted row md5s)."""
+    with psycopg.connect(url, options="-c timezone=UTC") as conn:
+        state = {}
+        for table in _tables(conn):
+            if table in skip:
+                continue
+            state[table] = conn.execute(
+                f"select count(*), coalesce(md5(string_agg(h, '' order by h)), '')"
+                f" from (select md5(t::text) as h from {table} as t) as rows"
+            ).fetchone()
+        return state
+
+
+def shape(url: str) -> dict[str, list[tuple[str, str]]]:
+    """Every table with its columns and their types, then its constraints and indexes."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select format('%%I.%%I', n.nspname, c.relname), a.attname,"
+            " format_type(a.atttypid, a.atttypmod)"
+            " from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
+            " where c.relkind in ('r', 'p') and n.nspname <> all(%s) order by 1, a.attnum",
+            [list(SYSTEM_SCHEMAS)],
+        ).fetchall()
+        rules = conn.execute(
+            "select format('%%I.%%I', n.nspname, c.relname), r.conname, pg_get_constraintdef(r.oid)"
+            " from pg_constraint r join pg_class c on c.oid = r.conrelid"
+            " join pg_namespace n on n.oid = c.relnamespace where n.nspname <> all(%s)"
+            " union all select format('%%I.%%I', schemaname, tablename), indexname, indexdef"
+            " from pg_indexes where schemaname <> all(%s) order by 1, 2, 3",
+            [list(SYSTEM_SCHEMAS)] * 2,
+        ).fetchall()
+    tables: dict[str, list[tuple[str, str]]] = {}
+    for table, column, type_ in [*rows, *rules]:
+        tables.setdefault(table, []).append((column, type_))
+    return tables
