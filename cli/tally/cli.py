@@ -226,9 +226,10 @@ def verify(target, as_json):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "csv", "parquet"]),
+    type=click.Choice(["jsonl", "csv", "parquet", "sqlite"]),
     default="jsonl",
     show_default=True,
+    help="File format; sqlite writes the legacy application's database, app.db.",
 )
 @click.option("--gzip", "gz", is_flag=True, help="Compress every file (.gz).")
 @click.option("--days", type=click.IntRange(min=1), default=7, show_default=True)
@@ -244,20 +245,28 @@ def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as
 
     Fractions are shares of the events: late (up to 240 days old), duplicates (re-sent, one in
     five with a changed field), voided, and bad (each breaking one rule of the contract).
+    --format sqlite writes the legacy application's database instead (tally load app.db).
 
     \b
     Example:
       tally generate --events 1000000 --out data/ --seed 7 --format csv --gzip
+      tally generate --events 100000 --out legacy/ --format sqlite
     """
     from tally.generate import Fractions
     from tally.generate import generate as write_data_set
 
     fractions = Fractions(late=late, duplicates=duplicates, voided=voided, bad=bad)
-    result = write_data_set(events, out, seed, fmt, gz, fractions, days)
-    if as_json:
-        click.echo(json.dumps(result.files))
+    if fmt == "sqlite":
+        from tally.generate import DEFAULT_END
+        from tally.generate.legacy import write_legacy_database
+
+        files = write_legacy_database(events, out, seed, vars(fractions), days, DEFAULT_END)
     else:
-        for path, rows in result.files.items():
+        files = write_data_set(events, out, seed, fmt, gz, fractions, days).files
+    if as_json:
+        click.echo(json.dumps(files))
+    else:
+        for path, rows in files.items():
             click.echo(f"{path}: {rows} records")
 
 

@@ -4,9 +4,9 @@ Each migration is a pair `NNNN_name.up.sql` / `NNNN_name.down.sql` in the migrat
 applied versions are recorded in `ops.schema_migrations` with when they were applied. Every
 command that touches the raw layer applies what is pending first, under an advisory lock so that
 concurrent commands agree. `migrate_to` goes up or down to a version in one transaction; a down
-script that would drop data (a table that holds rows, or a column of one) is refused unless the
-caller allows data loss, and then nothing changes. Each migration applied or reverted is noted
-for the audit ledger (tally.audit) with how long it took.
+script that would drop data (a table that holds rows, or a column holding a value) is refused
+unless the caller allows data loss, and then nothing changes. Each migration applied or reverted
+is noted for the audit ledger (tally.audit) with how long it took.
 """
 
 import re
@@ -152,51 +152,65 @@ def apply_pending(conn: psycopg.Connection) -> list[Migration]:
     return [step.migration for step in _noted(steps)]
 
 
-def _holdings(conn: psycopg.Connection) -> dict[str, set[str]]:
-    """Every table that holds at least one row, with its columns: what a down script could lose."""
-    tables = conn.execute(
-        "select format('%%I.%%I', n.nspname, c.relname),"
-        " array_agg(a.attname::text order by a.attnum)"
-        " from pg_class as c"
-        " join pg_namespace as n on n.oid = c.relnamespace"
-        " join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
-        " where c.relkind in ('r', 'p') and not c.relispartition"
-        " and n.nspname <> all(%s) and n.nspname not like 'pg\\_temp\\_%%'"
-        " group by n.nspname, c.relname",
-        [list(SYSTEM_SCHEMAS)],
-    ).fetchall()
-    holding = {}
-    for name, columns in tables:  # names quoted by format('%I.%I')
-        query = sql.SQL("select exists (select from {})").format(sql.SQL(name))
-        if conn.execute(query).fetchone()[0]:
-            holding[name] = set(columns)
-    return holding
-
-
-def _lost(before: dict[str, set[str]], conn: psycopg.Connection) -> list[str]:
-    """What held data before and is gone now: whole tables, or columns of tables."""
-    after = _holdings_schema(conn)
-    lost = []
-    for table, columns in sorted(before.items()):
-        if table not in after:
-            lost.append(f"table {table}")
-        else:
-            lost += [f"column {table}.{c}" for c in sorted(columns - after[table])]
-    return lost
-
-
-def _holdings_schema(conn: psycopg.Connection) -> dict[str, set[str]]:
-    """Every table and its columns, whether it holds rows or not."""
+def _catalog(conn: psycopg.Connection) -> dict[str, set[str]]:
+    """Every table of every schema but PostgreSQL's own, with its columns (names quoted)."""
     rows = conn.execute(
-        "select format('%%I.%%I', n.nspname, c.relname), array_agg(a.attname::text)"
+        "select format('%%I.%%I', n.nspname, c.relname), array_agg(quote_ident(a.attname))"
         " from pg_class as c"
         " join pg_namespace as n on n.oid = c.relnamespace"
         " join pg_attribute as a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped"
         " where c.relkind in ('r', 'p') and n.nspname <> all(%s)"
+        " and n.nspname not like 'pg\\_temp\\_%%'"
         " group by n.nspname, c.relname",
         [list(SYSTEM_SCHEMAS)],
     ).fetchall()
     return {name: set(columns) for name, columns in rows}
+
+
+def _gone(before: dict[str, set[str]], after: dict[str, set[str]]) -> list[tuple[str, str | None]]:
+    """(table, None) for each table dropped, (table, column) for each column dropped."""
+    gone: list[tuple[str, str | None]] = []
+    for table, columns in sorted(before.items()):
+        if table not in after:
+            gone.append((table, None))
+        else:
+            gone += [(table, column) for column in sorted(columns - after[table])]
+    return gone
+
+
+def _holding_data(conn: psycopg.Connection, gone: list[tuple[str, str | None]]) -> list[str]:
+    """Of the tables and columns a down script drops, those holding data: a table with a row,
+    a column with a value that is not NULL (names come quoted from the catalog)."""
+    lost = []
+    for table, column in gone:
+        where = sql.SQL(f"where {column} is not null" if column else "")
+        query = sql.SQL("select exists (select from {} {})").format(sql.SQL(table), where)
+        if conn.execute(query).fetchone()[0]:
+            lost.append(f"column {table}.{column}" if column else f"table {table}")
+    return lost
+
+
+def _revert(
+    conn: psycopg.Connection, reverting: list[Migration], allow_data_loss: bool
+) -> list[Step]:
+    """Run the down scripts, newest first. When they drop tables or columns, they are undone
+    (savepoint) to look at what those held, and run again only if that is nothing or allowed."""
+    before = _catalog(conn)
+    with conn.transaction() as savepoint:
+        steps = [_down(conn, m) for m in reverting]
+        gone = _gone(before, _catalog(conn))
+        if not gone:
+            return steps
+        raise psycopg.Rollback(savepoint)
+    lost = _holding_data(conn, gone)
+    if lost and not allow_data_loss:
+        raise DataLossRefused(
+            f"reverting {', '.join(m.label for m in reverting)} would drop data: "
+            f"{'; '.join(lost)}. Nothing was changed; take a backup (tally db backup PATH)"
+            " and run again with --allow-data-loss to go ahead",
+            lost,
+        )
+    return [_down(conn, m) for m in reverting]
 
 
 def migrate_to(
@@ -220,15 +234,6 @@ def migrate_to(
                 " one does not have: revert it with that version first"
             )
         reverting = [m for m in reversed(known) if m.version in applied and m.version > target]
-        before = _holdings(conn) if reverting else {}
-        steps = [_down(conn, m) for m in reversed(known) if m in reverting]
-        lost = _lost(before, conn) if reverting else []
-        if lost and not allow_data_loss:
-            raise DataLossRefused(
-                f"reverting {', '.join(m.label for m in reverting)} would drop data: "
-                f"{'; '.join(lost)}. Nothing was changed; take a backup (tally db backup PATH)"
-                " and run again with --allow-data-loss to go ahead",
-                lost,
-            )
+        steps = _revert(conn, reverting, allow_data_loss) if reverting else []
         steps += [_up(conn, m) for m in known if m.version <= target and m.version not in applied]
     return _noted(steps)

@@ -19,18 +19,23 @@ __all__ = ["COMMIT_LOCK_KEY", "commit_batch", "load_paths"]
 def load_paths(target: str, arguments: list[str], kind: str | None = None) -> LoadSummary:
     """Load every file the arguments name (files, directories, globs); never raises for a file."""
     from tally.database import connect
+    from tally.load.legacy import load_legacy_file
     from tally.migrations import apply_pending
 
     files = discover(arguments, kind)
     if not files:
         raise TallyError(
-            f"nothing to load in {' '.join(arguments)}: no .jsonl, .ndjson, .csv or .parquet file"
+            f"nothing to load in {' '.join(arguments)}: no .jsonl, .ndjson, .csv, .parquet or"
+            " legacy .db/.sqlite file"
         )
     summary = LoadSummary()
     with connect(target) as conn:
         apply_pending(conn)
         prepare_session(conn)
         for file in files:
+            if file.format == "sqlite":
+                summary.files += load_legacy_file(conn, file)
+                continue
             progress = Progress(file.label, file.path.stat().st_size)
             try:
                 summary.files.append(load_file(conn, file, progress))

@@ -176,8 +176,6 @@ def load_file(
     started = time.monotonic()
     try:
         if file.format is None:
-            if file.path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
-                raise FileRejected("legacy application databases are not supported yet")
             raise FileRejected("unknown extension (expected .jsonl, .ndjson, .csv, .parquet)")
         for attempt in range(RETRIES):
             try:

@@ -7,15 +7,23 @@ from pathlib import Path
 from tally.errors import TallyError
 from tally.load.kinds import LOAD_ORDER
 
-FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-LEGACY = (".db", ".sqlite", ".sqlite3")
+FORMATS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    # a legacy application database: every entity it holds (tally.load.legacy)
+    ".db": "sqlite",
+    ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+}
 
 
 @dataclass(frozen=True)
 class InputFile:
     path: Path
     kind: str
-    format: str | None  # jsonl | csv | parquet; None for an extension tally does not read
+    format: str | None  # jsonl | csv | parquet | sqlite; None for an extension tally does not read
     gzip: bool
 
     @property
@@ -43,7 +51,7 @@ def kind_of(path: Path) -> str:
 
 def _is_loadable(path: Path) -> bool:
     fmt, _ = file_format(path)
-    return not path.name.startswith(".") and (fmt is not None or path.suffix.lower() in LEGACY)
+    return not path.name.startswith(".") and fmt is not None
 
 
 def _expand(argument: str) -> list[Path]:

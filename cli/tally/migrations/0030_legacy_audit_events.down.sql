@@ -1,0 +1,12 @@
+drop table raw.audit_events;
+delete from raw.quarantine
+where batch_id in (select batch_id from raw.load_batches where kind = 'audit_events');
+delete from raw.load_batches where kind = 'audit_events';
+alter table raw.load_batches
+    drop column source_table,
+    drop column source_rowid_max,
+    drop column source_key_at_max,
+    drop column unknown_columns,
+    drop constraint load_batches_kind_check,
+    add constraint load_batches_kind_check
+        check (kind in ('events', 'voids', 'organizations', 'users', 'api_keys'));
