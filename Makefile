@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install analytics-verify test lint bench bench-load bench-rollup db-stop clean
+.PHONY: help install analytics-verify test test-postgres15 lint bench bench-load bench-rollup db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ analytics-verify: $(INSTALLED) ## Load a generated sample in batches, roll up, v
 
 test: $(INSTALLED) ## Run the whole test suite (pytest, dbt build and tests on the embedded database)
 	$(BIN)/pytest
+
+# CI runs this beside `make test`: the migration cycle and a whole pipeline on the `postgres`
+# target, against Debian's PostgreSQL 15 (installed by ci/postgres15.sh when missing, as root)
+# with a build role that is no superuser.
+test-postgres15: $(INSTALLED) ## The postgres target on Debian's PostgreSQL 15 (migrations, pipeline)
+	TALLY_PG15_BIN="$$(ci/postgres15.sh)" $(BIN)/pytest cli/tests/test_postgres_target.py
 
 lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check cli benchmarks

@@ -1,8 +1,12 @@
 """The state of a database as numbers a test can compare: per table, its row count and a
-checksum of its rows (order-independent), and its shape (tables, columns and their types)."""
+checksum of its rows (order-independent), and its shape (tables, columns and their types); and
+the migration cycle that must keep them."""
 
 import psycopg
+from tally.migrations import DataLossRefused, Migration, migrate_to, status
 
+# applied_at of a migration reverted and applied again is the time it was applied again
+MOVING = ("ops.schema_migrations",)
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 
 
@@ -54,3 +58,43 @@ def shape(url: str) -> dict[str, list[tuple[str, str]]]:
     for table, column, type_ in [*rows, *rules]:
         tables.setdefault(table, []).append((column, type_))
     return tables
+
+
+def check_migration_cycle(url: str, migration: Migration) -> None:
+    """Revert down to just below `migration` and apply everything again, on a populated
+    database: every table of every schema has its rows, with the same checksum, but those a
+    refusal named as lost (then asked for with allow_data_loss); the shape comes back whole."""
+    rows_before, shape_before = checksums(url, MOVING), shape(url)
+    assert rows_before["raw.events"][0] > 0 and rows_before["ops.pipeline_runs"][0] > 0
+    lost: list[str] = []
+    with psycopg.connect(url) as conn:
+        try:
+            migrate_to(conn, migration.version - 1)
+        except DataLossRefused as refusal:
+            lost = refusal.lost
+            assert checksums(url, MOVING) == rows_before, "a refused migration changed data"
+            steps = migrate_to(conn, migration.version - 1, allow_data_loss=True)
+            assert migration in [s.migration for s in steps if s.direction == "down"]
+        applied = [s.migration.version for s in status(conn) if s.applied_at]
+        assert not any(v >= migration.version for v in applied)
+        migrate_to(conn)
+    assert differences(shape_before, shape(url)) == {}
+    lost_tables = {
+        item.split()[1].rsplit(".", 1)[0] if item.startswith("column") else item.split()[1]
+        for item in lost
+    }
+    after = checksums(url, MOVING)
+    kept = {t: v for t, v in rows_before.items() if t not in lost_tables}
+    assert {t: after.get(t) for t in kept} == kept
+
+
+def differences(before: dict, after: dict) -> dict:
+    """Per table, what it had before and lacks after (-) and what it has that it lacked (+)."""
+    return {
+        table: {
+            "-": [x for x in before.get(table, []) if x not in after.get(table, [])],
+            "+": [x for x in after.get(table, []) if x not in before.get(table, [])],
+        }
+        for table in sorted(set(before) | set(after))
+        if before.get(table) != after.get(table)
+    }

@@ -8,11 +8,9 @@ import re
 import psycopg
 import pytest
 from conftest import query, run_tally
-from db_state import checksums, shape
-from tally.migrations import DataLossRefused, available, migrate_to, status
+from db_state import MOVING, check_migration_cycle, checksums
+from tally.migrations import available
 
-# applied_at of a migration reverted and applied again is the time it was applied again
-MOVING = ("ops.schema_migrations",)
 TEMPLATE = "tally_cycle_template"
 
 
@@ -56,47 +54,8 @@ def populated(db_url, tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("migration", available(), ids=lambda m: m.label)
 def test_up_down_up_keeps_every_row(populated, migration):
-    """Revert down to just below `migration` and apply everything again: every table of every
-    schema has its rows, with the same checksum, but those the refusal named as lost."""
     _copy_database(populated, TEMPLATE, "tally_cycle")
-    url = _url(populated, "tally_cycle")
-    rows_before, shape_before = checksums(url, MOVING), shape(url)
-    assert rows_before["raw.events"][0] > 0 and rows_before["ops.pipeline_runs"][0] > 0
-    lost: list[str] = []
-    with psycopg.connect(url) as conn:
-        try:
-            migrate_to(conn, migration.version - 1)
-        except DataLossRefused as refusal:
-            lost = refusal.lost
-            assert checksums(url, MOVING) == rows_before, "a refused migration changed data"
-            steps = migrate_to(conn, migration.version - 1, allow_data_loss=True)
-            assert migration in [s.migration for s in steps if s.direction == "down"]
-        assert not any(v >= migration.version for v in _applied(conn))
-        migrate_to(conn)
-    assert _differences(shape_before, shape(url)) == {}
-    lost_tables = {
-        item.split()[1].rsplit(".", 1)[0] if item.startswith("column") else item.split()[1]
-        for item in lost
-    }
-    after = checksums(url, MOVING)
-    kept = {t: v for t, v in rows_before.items() if t not in lost_tables}
-    assert {t: after.get(t) for t in kept} == kept
-
-
-def _differences(before: dict, after: dict) -> dict:
-    """Per table, what it had before and lacks after (-) and what it has that it lacked (+)."""
-    return {
-        table: {
-            "-": [x for x in before.get(table, []) if x not in after.get(table, [])],
-            "+": [x for x in after.get(table, []) if x not in before.get(table, [])],
-        }
-        for table in sorted(set(before) | set(after))
-        if before.get(table) != after.get(table)
-    }
-
-
-def _applied(conn) -> list[int]:
-    return [s.migration.version for s in status(conn) if s.applied_at]
+    check_migration_cycle(_url(populated, "tally_cycle"), migration)
 
 
 def test_a_down_migration_that_drops_data_refuses_without_the_flag(clean_db, tmp_path):
