@@ -24,10 +24,10 @@ from pathlib import Path
 import click
 from psycopg.conninfo import conninfo_to_dict
 
+from tally import locks
 from tally.database import connect
 from tally.embedded_db import tool
 from tally.errors import TallyError
-from tally.rollup import ROLLUP_LOCK_KEY
 from tally.targets import database_url
 
 # A bulk load that changed a table's key just before the dump took its locks makes pg_dump fail
@@ -69,9 +69,9 @@ def _run(command: list[str], env: dict[str, str], **kwargs) -> subprocess.Comple
 
 
 def _hold_rollup_lock(conn) -> None:
-    if not conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[0]:
+    if not conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
         click.echo("waiting for the running tally rollup to finish...", err=True)
-        conn.execute("select pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+        conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
 
 
 def backup(target: str, path: Path) -> Done:

@@ -18,11 +18,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tally import locks
 from tally.audit import note
 from tally.errors import TallyError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-LOCK_KEY = 7_424_911  # pg_advisory_xact_lock key that serialises migrations
 _FILE_NAME = re.compile(r"^(\d{4})_(\w+)\.up\.sql$")
 # Schemas that are PostgreSQL's own: never tally's data.
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
@@ -96,7 +96,7 @@ def available() -> list[Migration]:
 
 def _applied(conn: psycopg.Connection) -> dict[int, tuple[str, datetime]]:
     """Locks the migrations and returns version -> (name, applied_at) of those applied."""
-    conn.execute("select pg_advisory_xact_lock(%s)", [LOCK_KEY])
+    conn.execute("select pg_advisory_xact_lock(%s)", [locks.MIGRATIONS])
     conn.execute("create schema if not exists ops")
     conn.execute(
         "create table if not exists ops.schema_migrations ("

@@ -4,12 +4,11 @@ from dataclasses import dataclass, field
 
 import click
 
+from tally import locks
 from tally.database import connect
 from tally.dbt_invocation import run_dbt
 from tally.errors import TallyError
 from tally.migrations import apply_pending
-
-ROLLUP_LOCK_KEY = 7_424_913  # pg_advisory_lock key held by the running `tally rollup`
 
 
 @dataclass
@@ -34,11 +33,9 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
     """Build everything with dbt; rollups of the same database wait for each other."""
     with connect(target, autocommit=True) as lock_conn:
         apply_pending(lock_conn)
-        if not lock_conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[
-            0
-        ]:
+        if not lock_conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
             click.echo("waiting for another tally rollup on this database to finish...", err=True)
-            lock_conn.execute("select pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+            lock_conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
         result = run_dbt(target, "build", *(["--full-refresh"] if full_refresh else []))
     summary = _summarise(result)
     if not result.success:

@@ -9,7 +9,7 @@ import time
 import psycopg
 from conftest import PROJECT_DIR, query, run_tally
 from db_state import checksums
-from tally.load import COMMIT_LOCK_KEY
+from tally import locks
 
 LEDGER = "ops.pipeline_runs"  # each command appends its own row when it ends
 
@@ -41,7 +41,7 @@ def test_backup_during_a_load_then_restore_gives_the_same_tables(clean_db, tmp_p
 
     backup = tmp_path / "tally.dump"
     with psycopg.connect(clean_db, autocommit=True) as holder:
-        holder.execute("select pg_advisory_lock(%s)", [COMMIT_LOCK_KEY])
+        holder.execute("select pg_advisory_lock(%s)", [locks.LOAD_COMMIT])
         load = subprocess.Popen(
             [sys.executable, "-m", "tally", "load", str(second / "events.jsonl")],
             cwd=PROJECT_DIR,
@@ -52,7 +52,7 @@ def test_backup_during_a_load_then_restore_gives_the_same_tables(clean_db, tmp_p
         _wait_for_load_at_commit(clean_db)
         result = run_tally("db", "backup", str(backup))
         assert load.poll() is None, "the load ended before the backup: no overlap"
-        holder.execute("select pg_advisory_unlock(%s)", [COMMIT_LOCK_KEY])
+        holder.execute("select pg_advisory_unlock(%s)", [locks.LOAD_COMMIT])
     assert load.wait(timeout=120) in (0, 3), load.stderr
     assert "bytes in" in result.stdout
 

@@ -215,7 +215,7 @@ def test_a_price_edit_reprices_exactly_the_affected_rows(pipeline):
         f"{key[4]}@{key[0].astimezone(UTC).date()}" for key in after if after[key] != before[key]
     }
     assert changed == {"gpt-4o@2024-08-10"}
-    new_cost = next(v for k, v in after.items() if k[4] == "gpt-4o" and k[0] == new_era)[6]
+    new_cost = next(v for k, v in after.items() if k[4] == "gpt-4o" and k[0] == new_era)[-1]
     assert (
         new_cost
         == Decimal("1000") * Decimal("1.25") / 10**6 + Decimal("500") * Decimal("7.50") / 10**6

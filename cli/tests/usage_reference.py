@@ -19,6 +19,8 @@ MEASURES = (
     "input_tokens",
     "output_tokens",
     "total_tokens",
+    "priced_cost_usd",
+    "unpriced_request_count",
     "cost_usd",
 )
 
@@ -111,7 +113,7 @@ class Ledger:
                 row[7] += 1
             else:
                 row[6] += cost
-        return {key: (*row[:6], row[6] if row[7] == 0 else None) for key, row in rows.items()}
+        return {key: (*row, row[6] if row[7] == 0 else None) for key, row in rows.items()}
 
 
 def actual_rollup(conn, table: str) -> dict[tuple, tuple]:

@@ -5,9 +5,10 @@
 {% macro postgres__get_incremental_usage_delta_sql(arg_dict) -%}
     {#-
         The `usage_delta` incremental strategy: the model's incremental query returns signed
-        deltas per grain row (counts and sums add, voided and re-priced events subtract). They
-        are added to the matching rows; a row whose request_count reaches 0 is deleted; a grain
-        row not yet present is inserted. Keys listed in `nullable_unique_key` match NULL to NULL.
+        deltas per grain row (counts and sums add, voided and re-priced events subtract). Every
+        measure of usage_measures() is added to the matching row and cost_usd derived again; a
+        row whose request_count reaches 0 is deleted; a grain row not yet present is inserted.
+        Keys listed in `nullable_unique_key` match NULL to NULL.
 
         One MERGE per pattern of NULLs in the nullable keys (NULL or not in each), so that every
         key is an index condition (`=` or `is null`): `is not distinct from` is not indexable, and
@@ -18,10 +19,7 @@
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set keys = arg_dict['unique_key'] -%}
     {%- set nullable_keys = config.get('nullable_unique_key', []) -%}
-    {%- set measures = [
-        'request_count', 'success_count', 'error_count', 'input_tokens', 'output_tokens',
-        'total_tokens', 'priced_cost_usd', 'unpriced_request_count',
-    ] -%}
+    {%- set measures = usage_measures() | map(attribute='name') | list -%}
     {%- set columns = keys + measures + ['cost_usd'] -%}
     -- statistics for dbt's temporary relation: without them the planner guesses its size low
     -- and hashes the whole table instead of looking each delta row up in the grain index
@@ -57,14 +55,13 @@
         {%- for measure in measures %}
         {{ measure }} = existing.{{ measure }} + delta.{{ measure }},
         {%- endfor %}
-        cost_usd = case
-            when existing.unpriced_request_count + delta.unpriced_request_count = 0
-                then existing.priced_cost_usd + delta.priced_cost_usd
-        end
+        cost_usd = {{ usage_row_cost_usd(
+            'existing.priced_cost_usd + delta.priced_cost_usd',
+            'existing.unpriced_request_count + delta.unpriced_request_count') }}
     when not matched then insert ({{ columns | join(', ') }})
     values (
         {%- for column in keys + measures %}delta.{{ column }}, {% endfor -%}
-        case when delta.unpriced_request_count = 0 then delta.priced_cost_usd end
+        {{ usage_row_cost_usd('delta.priced_cost_usd', 'delta.unpriced_request_count') }}
     );
     {%- endfor %}
 {%- endmacro %}

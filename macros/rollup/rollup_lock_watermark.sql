@@ -12,17 +12,17 @@
     {%- if is_incremental() %}
     do $$
     begin
-        if not exists (select 1 from ops.rollup_watermarks where model_name = '{{ this.identifier }}') then
+        if not exists (select 1 from {{ source('rollup_state', 'rollup_watermarks') }} where model_name = '{{ this.identifier }}') then
             raise exception '% exists but its rollup state (ops.rollup_watermarks) is gone: rebuild it with --full-refresh', '{{ this }}';
         end if;
     end
     $$;
     {%- else %}
-    insert into ops.rollup_watermarks (model_name, applied_commit_seq)
+    insert into {{ source('rollup_state', 'rollup_watermarks') }} (model_name, applied_commit_seq)
     values ('{{ this.identifier }}', 0)
     on conflict (model_name) do nothing;
     {%- endif %}
-    select applied_commit_seq from ops.rollup_watermarks
+    select applied_commit_seq from {{ source('rollup_state', 'rollup_watermarks') }}
     where model_name = '{{ this.identifier }}'
     for update
 {%- endmacro %}

@@ -7,29 +7,24 @@
         the next run repairs the table from there.
     -#}
     {%- set model_name = this.identifier -%}
-    update ops.rollup_watermarks set
+    update {{ source('rollup_state', 'rollup_watermarks') }} as watermarks set
         applied_commit_seq = runs.upper_commit_seq,
         invocation_id = runs.invocation_id,
         applied_at = now()
-    from ops.rollup_runs as runs
+    from {{ source('rollup_state', 'rollup_runs') }} as runs
     where
         runs.invocation_id = '{{ invocation_id }}'
-        and rollup_watermarks.model_name = '{{ model_name }}';
+        and watermarks.model_name = '{{ model_name }}';
 
-    delete from ops.rollup_applied_prices where model_name = '{{ model_name }}';
-    insert into ops.rollup_applied_prices
-    select
-        '{{ model_name }}',
-        model_id,
-        effective_from,
-        effective_to,
-        input_usd_per_1m,
-        output_usd_per_1m
+    delete from {{ source('rollup_state', 'rollup_applied_prices') }} where model_name = '{{ model_name }}';
+    insert into {{ source('rollup_state', 'rollup_applied_prices') }}
+        (model_name, {{ usage_price_columns() | join(', ') }})
+    select '{{ model_name }}', {{ usage_price_columns() | join(', ') }}
     from {{ prices }};
 
     {%- if organization_timezones is not none %}
-    delete from ops.rollup_applied_timezones where model_name = '{{ model_name }}';
-    insert into ops.rollup_applied_timezones
+    delete from {{ source('rollup_state', 'rollup_applied_timezones') }} where model_name = '{{ model_name }}';
+    insert into {{ source('rollup_state', 'rollup_applied_timezones') }}
     select '{{ model_name }}', org_id, timezone
     from {{ organization_timezones }}
     where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', invocation_id) }};

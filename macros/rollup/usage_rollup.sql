@@ -27,17 +27,16 @@
         {%- set hint_query -%}
             select batch_id from {{ load_batches }}
             where
-                commit_seq > coalesce((select applied_commit_seq from ops.rollup_watermarks
+                commit_seq > coalesce((select applied_commit_seq from {{ source('rollup_state', 'rollup_watermarks') }}
                                        where model_name = '{{ model_name }}'), 0)
-                and commit_seq <= (select upper_commit_seq from ops.rollup_runs
+                and commit_seq <= (select upper_commit_seq from {{ source('rollup_state', 'rollup_runs') }}
                                    where invocation_id = '{{ run_id }}')
         {%- endset -%}
         {%- set new_batch_hint = run_query(hint_query).columns[0].values() | list -%}
     {%- endif -%}
     {%- set new_batch_literals = (new_batch_hint or ['null']) | join(', ') -%}
-    {%- set changed_event_columns = 'events.event_id, events.org_id, events.user_id,'
-        ~ ' events.api_key_id, events.model_id, events.event_at, events.is_success,'
-        ~ ' events.input_tokens, events.output_tokens, events.batch_id' %}
+    {%- set measures = usage_measures() %}
+    {%- set price_columns = usage_price_columns() %}
 
 with
 
@@ -75,11 +74,7 @@ current_timezones as (
 applied_prices as (
 
     select
-        model_id,
-        effective_from,
-        effective_to,
-        input_usd_per_1m,
-        output_usd_per_1m
+        {{ price_columns | join(',\n        ') }}
     from {{ source('rollup_state', 'rollup_applied_prices') }}
     where model_name = '{{ model_name }}'
 
@@ -87,21 +82,21 @@ applied_prices as (
 
 changed_prices as (
 
-    -- price rows in exactly one of the applied and the current list: the events they cover
-    -- may change price
+    -- price bands in exactly one of the applied and the current list (an edit of any price
+    -- column, period or threshold): the events they cover may change price
     (
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from {{ prices }}
         except
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from applied_prices
     )
     union all
     (
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from applied_prices
         except
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from {{ prices }}
     )
 
@@ -146,7 +141,7 @@ changed_events as (
     -- each kind of change fetches its own events, so that each branch is planned on its own:
     -- events of new batches, events of new voids, events under changed prices
     select
-        {{ changed_event_columns }}
+        events.*
     from {{ events }} as events
     where
         events.batch_id in (select new_batches.batch_id from new_batches)
@@ -159,7 +154,7 @@ changed_events as (
     union
 
     select
-        {{ changed_event_columns }}
+        events.*
     from {{ events }} as events
     -- = any(array(...)): the planner looks each voided event up by its key; a join or IN here
     -- scans every event (seen on PostgreSQL 18 through the staging view)
@@ -176,19 +171,16 @@ changed_events as (
     union
 
     select
-        {{ changed_event_columns }}
+        events.*
     from {{ events }} as events
     inner join changed_prices
-        on
-            events.model_id = changed_prices.model_id
-            and events.event_at >= changed_prices.effective_from
-            and (changed_prices.effective_to is null or events.event_at < changed_prices.effective_to)
+        on {{ usage_price_matches('events', 'changed_prices') }}
     {%- if by_local_date %}
 
     union
 
     select
-        {{ changed_event_columns }}
+        events.*
     from {{ events }} as events
     where events.org_id in (select changed_timezones.org_id from changed_timezones)
     {%- endif %}
@@ -199,15 +191,7 @@ changed_events as (
 tracked_events as (
 
     select
-        events.event_id,
-        events.org_id,
-        events.user_id,
-        events.api_key_id,
-        events.model_id,
-        events.event_at,
-        events.is_success,
-        events.input_tokens,
-        events.output_tokens,
+        events.*,
         event_batches.commit_seq as event_commit_seq,
         void_batches.commit_seq as void_commit_seq
     {%- if incremental %}
@@ -254,21 +238,11 @@ contributions as (
         {{ usage_local_date('tracked_events.event_at', "coalesce(timezones.timezone, 'UTC')") }}
             as bucket,
         {%- endif %}
-        tracked_events.org_id,
-        tracked_events.user_id,
-        tracked_events.api_key_id,
-        tracked_events.model_id,
-        tracked_events.is_success,
-        tracked_events.input_tokens,
-        tracked_events.output_tokens,
-        {{ usage_cost('tracked_events.input_tokens', 'tracked_events.output_tokens',
-                      'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd
+        tracked_events.*,
+        {{ usage_cost('tracked_events', 'prices') }} as cost_usd
     from tracked_events
     left join {{ side.prices }} as prices
-        on
-            tracked_events.model_id = prices.model_id
-            and tracked_events.event_at >= prices.effective_from
-            and (prices.effective_to is null or tracked_events.event_at < prices.effective_to)
+        on {{ usage_price_matches('tracked_events', 'prices') }}
     {%- if by_local_date %}
     left join {{ side.timezones }} as timezones
         on tracked_events.org_id = timezones.org_id
@@ -291,14 +265,10 @@ grouped as (
         user_id,
         api_key_id,
         model_id,
-        cast(sum(sign) as bigint) as request_count,
-        cast(sum(case when is_success then sign else 0 end) as bigint) as success_count,
-        cast(sum(case when is_success then 0 else sign end) as bigint) as error_count,
-        cast(sum(sign * input_tokens) as numeric(38, 0)) as input_tokens,
-        cast(sum(sign * output_tokens) as numeric(38, 0)) as output_tokens,
-        cast(sum(sign * (cast(input_tokens as numeric(38, 0)) + output_tokens)) as numeric(38, 0)) as total_tokens,
-        coalesce(sum(sign * cost_usd), 0) as priced_cost_usd,
-        cast(sum(case when cost_usd is null then sign else 0 end) as bigint) as unpriced_request_count
+        {%- for measure in measures %}
+        cast(sum(sign * ({{ measure.per_event }})) as {{ measure.data_type }}) as {{ measure.name }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from contributions
     group by 1, 2, 3, 4, 5
 
@@ -312,24 +282,16 @@ final as (
         user_id,
         api_key_id,
         model_id,
-        request_count,
-        success_count,
-        error_count,
-        input_tokens,
-        output_tokens,
-        total_tokens,
-        case when unpriced_request_count = 0 then priced_cost_usd end as cost_usd,
-        priced_cost_usd,
-        unpriced_request_count
+        {%- for measure in measures %}
+        {{ measure.name }},
+        {%- endfor %}
+        {{ usage_row_cost_usd('priced_cost_usd', 'unpriced_request_count') }} as cost_usd
     from grouped
     {%- if incremental %}
     where
-        request_count != 0
-        or success_count != 0
-        or input_tokens != 0
-        or output_tokens != 0
-        or priced_cost_usd != 0
-        or unpriced_request_count != 0
+        {%- for measure in measures %}
+        {% if not loop.first %}or {% endif %}{{ measure.name }} != 0
+        {%- endfor %}
     {%- endif %}
 
 )

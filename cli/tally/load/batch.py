@@ -1,7 +1,7 @@
 """One file, one transaction, one load batch; the commit protocol the incremental rollups rely on.
 
 A batch commits together with its rows. Just before commit it takes the advisory lock
-COMMIT_LOCK_KEY and draws `commit_seq` from raw.load_commit_seq, so every batch whose commit_seq
+locks.LOAD_COMMIT and draws `commit_seq` from raw.load_commit_seq, so every batch whose commit_seq
 is at or below a value a rollup read under the same lock is already visible (see
 macros/rollup/rollup_begin_run.sql). A killed load commits nothing: its batch and rows vanish
 together.
@@ -13,17 +13,18 @@ from collections.abc import Callable
 import psycopg
 from psycopg import errors
 
+from tally import locks
 from tally.load import bulk
 from tally.load.copying import copy_file
 from tally.load.discovery import InputFile
 from tally.load.duplicates import drop_duplicates, drop_duplicates_in_bulk, record_conflicts
+from tally.load.formats import FORMATS, readable_extensions
 from tally.load.kinds import KINDS
 from tally.load.parsing import first_line
 from tally.load.reading import ByteSource, FileRejected, sha256_of
 from tally.load.summary import Counts, FileResult
 from tally.load.validation import Context
 
-COMMIT_LOCK_KEY = 7_424_912  # shared with macros/rollup/rollup_begin_run.sql
 # Two loads of overlapping files: the later to commit a key fails (unique violation or
 # deadlock) and loads its file again, now seeing the other's rows as duplicates.
 RETRIES = 10
@@ -38,7 +39,7 @@ class _AlreadyLoaded(Exception):  # noqa: N818 - control flow out of the transac
 
 def commit_batch(conn: psycopg.Connection, batch_id: int) -> None:
     """Mark a batch loaded and give it its commit_seq; the caller's transaction then commits."""
-    conn.execute("select pg_advisory_xact_lock(%s)", [COMMIT_LOCK_KEY])
+    conn.execute("select pg_advisory_xact_lock(%s)", [locks.LOAD_COMMIT])
     conn.execute(
         "update raw.load_batches set status = 'loaded', finished_at = clock_timestamp(),"
         " commit_seq = nextval('raw.load_commit_seq') where batch_id = %s",
@@ -108,8 +109,9 @@ def _load_once(
             dropped_key = bulk.drop_key(conn, kind, file) if kind.unique_key else None
             source = ByteSource(file.path, file.gzip, on_progress)
             set_aside = bool(dropped_key and dropped_key.table_was_empty)
+            fmt = FORMATS[file.format]
             copied = copy_file(
-                conn, file.format, kind, source, _context(conn), batch_id, file.label, set_aside
+                conn, fmt, kind, source, _context(conn), batch_id, file.label, set_aside
             )
             if copied.records == 0:
                 raise FileRejected("no records")
@@ -176,7 +178,9 @@ def load_file(
     started = time.monotonic()
     try:
         if file.format is None:
-            raise FileRejected("unknown extension (expected .jsonl, .ndjson, .csv, .parquet)")
+            raise FileRejected(f"unknown extension (expected {readable_extensions()}, maybe .gz)")
+        if FORMATS[file.format].parse is None:
+            raise FileRejected(FORMATS[file.format].not_read)
         for attempt in range(RETRIES):
             try:
                 result = _load_once(conn, file, on_progress)

@@ -11,18 +11,14 @@ it is not free, the file takes the incremental path (first loaded wins either wa
 from dataclasses import dataclass
 
 import psycopg
-import pyarrow as pa
 from psycopg import errors, sql
 
 from tally.load.discovery import InputFile
+from tally.load.formats import FORMATS, GZIP_RATIO
 from tally.load.kinds import Kind
 
 # Below this, keeping the key up to date costs less than a second: not worth blocking readers.
 MIN_RECORDS = 100_000
-# Bytes of a record in a text file (above the generator's 125 for CSV and 260 for JSON Lines,
-# so an estimate errs towards the incremental path), and the gzip ratio assumed likewise.
-_RECORD_BYTES = {"csv": 150, "jsonl": 300}
-_GZIP_RATIO = 4
 # A heap row of raw.events is about 160 bytes; the estimate of a table never analysed.
 _ROW_BYTES = 200
 
@@ -36,15 +32,13 @@ class DroppedKey:
 
 
 def estimated_records(file: InputFile) -> int:
-    size = file.path.stat().st_size
-    if file.format == "parquet" and not file.gzip:
-        import pyarrow.parquet as pq  # 0.14 s to import: only for Parquet
-
-        try:
-            return pq.ParquetFile(file.path).metadata.num_rows
-        except (pa.ArrowException, OSError):  # not Parquet: the load says so, in one line
-            return 0
-    return size * (_GZIP_RATIO if file.gzip else 1) // _RECORD_BYTES.get(file.format, 1 << 30)
+    """The file's records as its format estimates them (tally.load.formats); 0 for none."""
+    fmt = FORMATS[file.format]
+    if fmt.count and not file.gzip:
+        return fmt.count(file.path)
+    if not fmt.record_bytes:
+        return 0
+    return file.path.stat().st_size * (GZIP_RATIO if file.gzip else 1) // fmt.record_bytes
 
 
 def _table_records(conn: psycopg.Connection, table: str) -> float:

@@ -27,8 +27,9 @@ from psycopg.copy import LibpqWriter
 
 from tally.arrow_bytes import value_bytes, value_offsets
 from tally.load import pg_binary
+from tally.load.formats import Format
 from tally.load.kinds import Kind
-from tally.load.parsing import Restart, batches, csv_slowly
+from tally.load.parsing import Restart
 from tally.load.prefetch import prefetched
 from tally.load.reading import ByteSource
 from tally.load.repeats import RepeatFilter
@@ -189,12 +190,13 @@ class _BackgroundWriter(LibpqWriter):
         super().finish(exc)
 
 
-def _parsed(fmt: str, kind: Kind, source: ByteSource):
-    """The file's batches; JSON Lines parsed in a thread of its own, ahead of checking and
-    encoding. Measured at 5 M events: JSON Lines 30-31 s to 25.5-27.5 s; CSV and Parquet,
-    whose parsing is light and whose server is the bottleneck, 2 s slower, so not them."""
-    stream = batches(fmt, kind, source)
-    return prefetched(stream, QUEUED_BLOCKS) if fmt == "jsonl" else stream
+def _parsed(fmt: Format, kind: Kind, source: ByteSource):
+    """The file's batches; a format that asks for it (JSON Lines) parsed in a thread of its
+    own, ahead of checking and encoding. Measured at 5 M events: JSON Lines 30-31 s to
+    25.5-27.5 s; CSV and Parquet, whose parsing is light and whose server is the bottleneck,
+    2 s slower, so not them."""
+    stream = fmt.parse(kind, source)
+    return prefetched(stream, QUEUED_BLOCKS) if fmt.parse_ahead else stream
 
 
 def _widen_send_buffer(conn: psycopg.Connection) -> None:
@@ -217,7 +219,7 @@ def _copy(conn: psycopg.Connection, copier: _Copier, stream) -> None:
 
 def copy_file(
     conn: psycopg.Connection,
-    fmt: str,
+    fmt: Format,
     kind: Kind,
     source: ByteSource,
     context: Context,
@@ -239,7 +241,7 @@ def copy_file(
                 _copy(conn, copier, _parsed(fmt, kind, source))
         except Restart:
             copier.restart()
-            _copy(conn, copier, csv_slowly(kind, source))
+            _copy(conn, copier, fmt.reparse(kind, source))
         copier.flush(conn)
     return copier.copied
 

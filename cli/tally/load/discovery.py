@@ -5,39 +5,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tally.errors import TallyError
+from tally.load.formats import format_of
 from tally.load.kinds import LOAD_ORDER
-
-FORMATS = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".csv": "csv",
-    ".parquet": "parquet",
-    # a legacy application database: every entity it holds (tally.load.legacy)
-    ".db": "sqlite",
-    ".sqlite": "sqlite",
-    ".sqlite3": "sqlite",
-}
 
 
 @dataclass(frozen=True)
 class InputFile:
     path: Path
     kind: str
-    format: str | None  # jsonl | csv | parquet | sqlite; None for an extension tally does not read
+    format: str | None  # a name of tally.load.formats.FORMATS; None for an unknown extension
     gzip: bool
 
     @property
     def label(self) -> str:
         return str(self.path)
-
-
-def file_format(path: Path) -> tuple[str | None, bool]:
-    """(format, gzip) from the extension: `events.csv.gz` is ('csv', True)."""
-    suffixes = [s.lower() for s in path.suffixes]
-    gz = bool(suffixes) and suffixes[-1] == ".gz"
-    if gz:
-        suffixes = suffixes[:-1]
-    return (FORMATS.get(suffixes[-1]) if suffixes else None), gz
 
 
 def kind_of(path: Path) -> str:
@@ -50,8 +31,9 @@ def kind_of(path: Path) -> str:
 
 
 def _is_loadable(path: Path) -> bool:
-    fmt, _ = file_format(path)
-    return not path.name.startswith(".") and fmt is not None
+    """A file of a folder or a glob is loaded when its format is one tally knows (a format
+    tally does not read yet fails with one line, rather than being passed over)."""
+    return not path.name.startswith(".") and format_of(path)[0] is not None
 
 
 def _expand(argument: str) -> list[Path]:
@@ -78,8 +60,8 @@ def discover(arguments: list[str], kind: str | None) -> list[InputFile]:
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())
-            fmt, gz = file_format(path)
-            files.append(InputFile(path, kind or kind_of(path), fmt, gz))
+            fmt, gz = format_of(path)
+            files.append(InputFile(path, kind or kind_of(path), fmt and fmt.name, gz))
     # A directory's files follow LOAD_ORDER; explicitly named files keep their kinds' order too,
     # and within a kind the order given (file order decides which duplicate wins).
     return sorted(files, key=lambda f: LOAD_ORDER.index(f.kind))

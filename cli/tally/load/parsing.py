@@ -7,15 +7,18 @@ Parquet is read in row batches. Memory is bounded by a block, whatever the file'
 """
 
 import csv
+import gzip
 import io
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
@@ -35,7 +38,9 @@ class Batch:
     record_number: np.ndarray
     columns: dict[str, pa.Array]
     shape_reason: list[str | None] | None = None  # per record, when any is broken in shape
-    given: list[str | None] | None = None  # the record as given, when it is not its fields
+    # The text of records as given (a JSON line, a CSV row, without its line ending), by their
+    # places in the batch; asked only for the few that are quarantined. None for Parquet.
+    as_given: Callable[[list[int]], list[str]] | None = None
     extra: dict[str, pa.Array] = field(default_factory=dict)  # secret fields, never stored
 
     def __len__(self) -> int:
@@ -47,11 +52,9 @@ def wanted_fields(kind: Kind) -> list[str]:
 
 
 def _empty_as_null(array: pa.Array) -> pa.Array:
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        import pyarrow.compute as pc
-
-        if pc.min(pc.binary_length(array)).as_py() == 0:  # scanned once; rare in practice
-            return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+    string = pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+    if string and pc.min(pc.binary_length(array)).as_py() == 0:  # scanned once; rare in practice
+        return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
     return array
 
 
@@ -72,23 +75,14 @@ def _batch(
     return Batch(np.arange(first, first + n, dtype=np.int64), columns, extra=extra, **rest)
 
 
-def _rows_batch(kind: Kind, numbers: list[int], rows: list[dict], reasons, given) -> Batch:
+def _rows_batch(kind: Kind, numbers: list[int], rows: list[dict], reasons, given: list[str]):
     """A batch from records parsed in Python (values already text or None)."""
     names = wanted_fields(kind)
     data = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in names}
-    batch = _batch(kind, 0, pa.table(data))
+    batch = _batch(kind, 0, pa.table(data), as_given=lambda rows: [given[i] for i in rows])
     batch.record_number = np.array(numbers, dtype=np.int64)
     batch.shape_reason = reasons if any(reasons) else None
-    batch.given = given
     return batch
-
-
-def batches(fmt: str, kind: Kind, source: ByteSource) -> Iterator[Batch]:
-    if fmt == "jsonl":
-        return _jsonl(kind, source)
-    if fmt == "csv":
-        return _csv(kind, source)
-    return _parquet(kind, source)
 
 
 # --- JSON Lines -------------------------------------------------------------------------------
@@ -116,7 +110,7 @@ def _line_blocks(source: ByteSource) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+def jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     options = pajson.ParseOptions(
         explicit_schema=_json_schema(kind), unexpected_field_behavior="ignore"
     )
@@ -145,8 +139,9 @@ def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) ->
                 read_options=pajson.ReadOptions(block_size=len(block) + 1, use_threads=False),
                 parse_options=options,
             )
-            if table.num_rows == lines:  # pyarrow skips blank lines: then renumber in Python
-                yield _batch(kind, first, table)
+            # pyarrow skips blank lines (then renumber in Python) and matches keys with case
+            if table.num_rows == lines and not _keys_in_other_case(table, block):
+                yield _batch(kind, first, table, as_given=_lines_of(block))
                 return
         except pa.ArrowInvalid:
             pass
@@ -163,17 +158,66 @@ def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) ->
     yield from _jsonl_block(kind, first + head_lines, tail, lines - head_lines, source, options)
 
 
+def _line_ends(block: bytes) -> np.ndarray:
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n"))
+    return ends if block.endswith(b"\n") else np.append(ends, len(block))
+
+
+def _lines_of(block: bytes) -> Callable[[list[int]], list[str]]:
+    """The given lines of a block parsed whole, one record a line."""
+
+    def lines(rows: list[int]) -> list[str]:
+        ends = _line_ends(block)
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        return [
+            block[starts[row] : ends[row]].decode("utf-8", "replace").removesuffix("\r")
+            for row in rows
+        ]
+
+    return lines
+
+
+def _keys_in_other_case(table: pa.Table, block: bytes) -> bool:
+    """Whether a line may spell a field's key in other case (`Event_ID`): pyarrow matches keys
+    with case and reads such a field as absent. Only the lines of records lacking a field are
+    looked at (the lines of 5 % of records: about 1 ms a 4 MB block)."""
+    lacking = [name for name in table.column_names if table.column(name).null_count]
+    if not lacking:
+        return False
+    ends = _line_ends(block)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    for name in lacking:
+        key = f'"{name}"'.encode()
+        rows = np.flatnonzero(pc.is_null(table.column(name)).to_numpy(zero_copy_only=False))
+        for start, end in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True):
+            line = block[start:end]
+            if key not in line and key in line.lower():
+                return True
+    return False
+
+
 def _text(value) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
+    if isinstance(value, Decimal):  # as written: 12.0 stays 12.0, 1.2e1 stays 1.2E+1
+        return str(value)
     return json.dumps(value)
 
 
-_SCALAR = (str, int, float, type(None))
+_SCALAR = (str, int, Decimal, type(None))
+
+
+def _fields_without_case(record: dict, names: list[str]) -> dict:
+    """The record's values by field name, keys matched without case: a key spelled as the field
+    is wins, else the first key that differs only by case."""
+    found = {}
+    for key, value in record.items():
+        name = key.lower()
+        if name in names and (key == name or name not in found):
+            found[name] = value
+    return found
 
 
 def _jsonl_slowly(kind: Kind, first: int, block: bytes, source: ByteSource) -> Batch:
@@ -193,7 +237,7 @@ def _jsonl_slowly(kind: Kind, first: int, block: bytes, source: ByteSource) -> B
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_float=Decimal)  # 12.0 and 1.2e1 as written
         except (json.JSONDecodeError, RecursionError):
             if offset == last and not source.ends_with_newline:
                 raise FileRejected(f"truncated: the last line ({number}) is cut short") from None
@@ -201,6 +245,7 @@ def _jsonl_slowly(kind: Kind, first: int, block: bytes, source: ByteSource) -> B
         if reason is None and not isinstance(record, dict):
             reason = "not a JSON object"
         elif reason is None:
+            record = _fields_without_case(record, names)
             for name in text_fields:
                 value = record.get(name)
                 if isinstance(value, bool) or not isinstance(value, _SCALAR):
@@ -252,8 +297,15 @@ def _header(source: ByteSource) -> tuple[list[str], bytes, Iterator[bytes]]:
         text = line_one.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise FileRejected("not UTF-8 text (line 1)") from error
-    names = [name.strip().lower() for name in next(csv.reader([text]), [])]
-    return names, head, blocks
+    return column_names(next(csv.reader([text]), [])), head, blocks
+
+
+def column_names(given: list[str]) -> list[str]:
+    """Names to match fields by: without case or surrounding spaces. An unnamed column (a
+    spreadsheet's blank trailing header cells) gets a name no field has (a leading space: names
+    are stripped), so it is ignored like any unknown column."""
+    names = [name.strip().lower() for name in given]
+    return [name or f" unnamed {place}" for place, name in enumerate(names, 1)]
 
 
 def check_columns(kind: Kind, columns: list[str]) -> None:
@@ -265,10 +317,65 @@ def check_columns(kind: Kind, columns: list[str]) -> None:
         raise FileRejected(f"column {', '.join(duplicated)} appears twice")
 
 
-def _csv(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+def _csv_text(raw) -> io.TextIOWrapper:
+    """A binary stream as the text csv reads (lines keep their endings)."""
+    return io.TextIOWrapper(raw, "utf-8-sig", newline="")
+
+
+def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
+    """CSV rows, each with its text as given (a quoted field may hold line breaks), without its
+    line ending; empty lines are not rows."""
+    taken: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in lines:
+            taken.append(line)
+            yield line
+
+    reader = csv.reader(feed(), strict=True)
+    for row in reader:
+        text = "".join(taken)
+        taken.clear()
+        if row:
+            yield row, text.removesuffix("\n").removesuffix("\r")
+
+
+class _RowTexts:
+    """The text of CSV rows by number, from a second reading of the file, only once a row of it
+    is quarantined (rows are asked for in increasing order; the reading never goes back)."""
+
+    def __init__(self, path: Path, gz: bool):
+        self._path, self._gz = path, gz
+        self._stream = None
+        self._rows: Iterator[tuple[list[str], str]] = iter(())
+        self._number = 0
+
+    def get(self, numbers: list[int]) -> list[str]:
+        if self._stream is None:
+            raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
+            self._stream = _csv_text(raw)  # closed by close()
+            self._rows = _rows_as_given(self._stream)
+            next(self._rows, None)  # the header
+        texts = []
+        for number in numbers:
+            text = ""
+            while self._number < number:
+                _, text = next(self._rows, (None, ""))
+                self._number += 1
+            texts.append(text)
+        return texts
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+
+
+def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    """CSV with pyarrow's streaming reader; raises Restart at a row it cannot take."""
     names, head, blocks = _header(source)
     check_columns(kind, names)
     present = [name for name in wanted_fields(kind) if name in names]
+    row_texts = _RowTexts(source.path, source.gz)
     first = 1
     try:
         reader = pacsv.open_csv(
@@ -285,12 +392,28 @@ def _csv(kind: Kind, source: ByteSource) -> Iterator[Batch]:
             ),
         )
         for record_batch in reader:
-            yield _batch(kind, first, record_batch, empty_is_null=True)
+            numbers = range(first, first + record_batch.num_rows)
+            texts = lambda rows, numbers=numbers: row_texts.get([numbers[r] for r in rows])  # noqa: E731
+            yield _batch(kind, first, record_batch, empty_is_null=True, as_given=texts)
             first += record_batch.num_rows
     except pa.ArrowInvalid as error:
         if "UTF8" in str(error):
             raise FileRejected("not UTF-8 text") from error
         raise Restart from error
+    finally:
+        row_texts.close()
+
+
+class _LineCounter:
+    """Lines of a text stream, counted (where a CSV error or a bad byte is)."""
+
+    def __init__(self, stream):
+        self._stream, self.count = stream, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._stream:
+            self.count += 1
+            yield line
 
 
 class Restart(Exception):  # noqa: N818
@@ -301,33 +424,30 @@ def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     """Row by row with Python's csv module: a row with the wrong number of fields is quarantined."""
     source.restart()
     names, head, blocks = _header(source)
-    text = io.TextIOWrapper(io.BufferedReader(_Blocks(blocks, head)), "utf-8-sig", newline="")
-    rows_in = csv.reader(text, strict=True)
+    lines = _LineCounter(_csv_text(io.BufferedReader(_Blocks(blocks, head))))
+    rows_in = _rows_as_given(lines)
     width = len(names)
     numbers, rows, reasons, given = [], [], [], []
     number = 1
     try:
         next(rows_in, None)
-        for row in rows_in:
-            if not row:
-                continue
+        for row, text in rows_in:
             numbers.append(number)
+            given.append(text)
             if len(row) == width:
                 rows.append(dict(zip(names, row, strict=True)))
                 reasons.append(None)
-                given.append(None)
             else:
                 rows.append({})
                 reasons.append(f"wrong number of fields: {len(row)}, the header has {width}")
-                given.append(",".join(row))
             number += 1
             if len(rows) >= PARQUET_BATCH_ROWS:
                 yield _rows_batch(kind, numbers, rows, reasons, given)
                 numbers, rows, reasons, given = [], [], [], []
     except UnicodeDecodeError as error:
-        raise FileRejected(f"not UTF-8 text (near line {rows_in.line_num + 1})") from error
+        raise FileRejected(f"not UTF-8 text (near line {lines.count + 1})") from error
     except csv.Error as error:
-        where = f"line {rows_in.line_num}"
+        where = f"line {lines.count}"
         if not source.ends_with_newline:
             raise FileRejected(f"truncated: the last record is cut short ({where})") from error
         raise FileRejected(f"not valid CSV at {where}: {error}") from error
@@ -338,7 +458,18 @@ def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
 # --- Parquet ----------------------------------------------------------------------------------
 
 
-def _parquet(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+def parquet_records(path: Path) -> int:
+    """A Parquet file's records, from its metadata; 0 when it is not Parquet (its load then
+    fails with one line)."""
+    import pyarrow.parquet as pq  # 0.14 s to import: only for Parquet
+
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError):
+        return 0
+
+
+def parquet(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     import pyarrow.parquet as pq
 
     with tempfile.TemporaryDirectory(prefix="tally-load-") as scratch:
@@ -357,8 +488,10 @@ def _parquet(kind: Kind, source: ByteSource) -> Iterator[Batch]:
             parquet = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowException, OSError) as error:
             raise FileRejected(f"not a Parquet file ({first_line(error)})") from error
-        by_name = {name.strip().lower(): name for name in parquet.schema_arrow.names}
-        check_columns(kind, list(by_name))
+        given = parquet.schema_arrow.names
+        names = column_names(given)
+        check_columns(kind, names)
+        by_name = dict(zip(names, given, strict=True))
         present = [name for name in wanted_fields(kind) if name in by_name]
         first = 1
         try:

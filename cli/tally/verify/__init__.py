@@ -15,10 +15,8 @@ A check that cannot run at all reports `error`, which fails the run like `fail` 
 
 import click
 
+from tally import locks
 from tally.verify.report import CheckResult, Report
-
-# The pg_advisory_lock key `tally rollup` holds while it builds (tally/rollup.py).
-ROLLUP_LOCK_KEY = 7_424_913
 
 
 def run_checks(target: str) -> Report:
@@ -37,9 +35,9 @@ def run_checks(target: str) -> Report:
             apply_pending(conn)
             # The rollups hold still while they are checked: a `tally rollup` waits for verify
             # to end, and verify waits for a running one. Loads go on; they change no rollup.
-            if not conn.execute("select pg_try_advisory_lock(%s)", [ROLLUP_LOCK_KEY]).fetchone()[0]:
+            if not conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
                 click.echo("waiting for a running tally rollup to finish...", err=True)
-                conn.execute("select pg_advisory_lock(%s)", [ROLLUP_LOCK_KEY])
+                conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
             lag, current = reconciliation.rollup_lag(conn)
             report.add(lag)
             refresh_error = reconciliation.refresh_report(target) if current else None

@@ -1,15 +1,6 @@
 """Expectations shared by the hourly and daily rollup suites."""
 
-MEASURES = (
-    "request_count",
-    "success_count",
-    "error_count",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cost_usd",
-    "priced_cost_usd",
-)
+from tally import measures
 
 
 def rollup_expectations(gxe, future_rows_query: str, future_description: str) -> list:
@@ -23,7 +14,10 @@ def rollup_expectations(gxe, future_rows_query: str, future_description: str) ->
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=future_rows_query, description=future_description
         ),
-        *(gxe.ExpectColumnMinToBeBetween(column=measure, min_value=0) for measure in MEASURES),
+        *(
+            gxe.ExpectColumnMinToBeBetween(column=measure, min_value=0)
+            for measure in measures.names()
+        ),
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=(
                 "select * from {batch} where request_count <= 0"
