@@ -10,12 +10,11 @@
 6. Each migration reverted and applied again (newest first: a migration that drops data is
    measured after those that keep it), each step's time.
 
-Figures are appended to benchmarks/ops_results.csv (one line per run).
+Figures are appended to benchmarks/results/ops.jsonl (one line per run, benchmarks/results.py).
 Usage: python benchmarks/bench_ops.py [--events N]   (make bench-ops; default 1,000,000)
 """
 
 import argparse
-import csv
 import os
 import shutil
 import sqlite3
@@ -23,13 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+import results  # benchmarks/results.py, beside this file
 
-BENCHMARKS = Path(__file__).resolve().parent
-RESULTS = BENCHMARKS / "ops_results.csv"
 CATCH_UP_ROWS = 10_000
 TABLES = ("organizations", "users", "api_keys", "usage_events", "audit_log")
 
@@ -143,12 +140,6 @@ def basebackup(folder: Path) -> tuple[float, float]:
     return seconds, sum(f.stat().st_size for f in folder.iterdir()) / 1e6
 
 
-def commit() -> str:
-    return subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCHMARKS
-    ).stdout.strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -218,20 +209,15 @@ def main() -> None:
         print(f"{question}: SQLite file {on_sqlite:.2f} s, tally's rollup {on_tally:.3f} s")
     for label, down, up in windows:
         print(f"migration {label}: down {down:.2f} s, up {up:.2f} s")
-    row = {
-        "commit": commit(),
-        "utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "events": options.events,
-        **{k: round(v, 3) for k, v in figures.items()},
-        "questions": ";".join(f"{q}={a:.3f}/{b:.3f}" for q, a, b in questions),
-        "migrations": ";".join(f"{label}={down:.2f}/{up:.2f}" for label, down, up in windows),
-    }
-    new = not RESULTS.exists()
-    with RESULTS.open("a", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    results.append(
+        "ops",
+        {
+            "events": options.events,
+            **{k: round(v, 3) for k, v in figures.items()},
+            "questions": {q: [round(a, 3), round(b, 4)] for q, a, b in questions},
+            "migrations": {label: [round(d, 3), round(u, 3)] for label, d, u in windows},
+        },
+    )
 
 
 if __name__ == "__main__":
