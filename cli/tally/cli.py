@@ -496,9 +496,9 @@ def migrations_(target, as_json):
 def migrate(target, version, allow_data_loss, as_json):
     """Apply or revert schema migrations, in one transaction; each step goes to the audit ledger.
 
-    A down migration that would drop a table holding rows (or a column of one) is refused, and
-    nothing changes, unless --allow-data-loss is given. Any later command of this tally applies
-    pending migrations again: go down only to run an older tally.
+    A down migration that would drop a table holding rows (or a column holding values) is
+    refused, and nothing changes, unless --allow-data-loss is given. Any later command of this
+    tally applies pending migrations again: go down only to run an older tally.
 
     \b
     Example:
