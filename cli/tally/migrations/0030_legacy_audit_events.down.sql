@@ -1,4 +1,5 @@
-drop table raw.audit_events;
+-- cascade: the staging view reading it goes too (fct_audit_events, a table, stays)
+drop table raw.audit_events cascade;
 delete from raw.quarantine
 where batch_id in (select batch_id from raw.load_batches where kind = 'audit_events');
 delete from raw.load_batches where kind = 'audit_events';
