@@ -170,7 +170,7 @@ def _as_text(column: str, field_type: str) -> str:
 
 @dataclass
 class _Plan:
-    """What to read of one table: its columns present, mapped and not, and where to start."""
+    """What to read of one table: its columns, and those tally does not know or does not keep."""
 
     table: LegacyTable
     kind: Kind
