@@ -268,22 +268,40 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _blocks(db: sqlite3.Connection, plan: _Plan, after: int, last: list):
-    """The table's rows above rowid `after` as Batches; `last` gets (rowid, id) of the last."""
-    cursor = db.execute(plan.select(), [after])
-    names = plan.kind.field_names
-    while rows := cursor.fetchmany(BLOCK_ROWS):
-        columns = list(zip(*rows, strict=True))
-        reasons = list(columns[len(names) + 1])
-        for field in JSON_FIELDS & set(names):
-            json_reasons = _json_reasons(list(columns[1 + names.index(field)]))
-            reasons = [r or j for r, j in zip(reasons, json_reasons, strict=True)]
-        last[:] = [rows[-1][0], rows[-1][-1]]
-        yield Batch(
-            record_number=np.array(columns[0], dtype=np.int64),
-            columns={n: pa.array(columns[1 + i], pa.string()) for i, n in enumerate(names)},
-            shape_reason=reasons if any(reasons) else None,
+def _text(values: tuple) -> pa.Array:
+    """SQLite's text as bytes to an Arrow string array, checked as UTF-8 in one pass; text that
+    is not UTF-8 (SQLite stores what it is given) gets U+FFFD for its bad bytes."""
+    try:
+        return pa.array(values, pa.binary()).cast(pa.string())
+    except pa.ArrowInvalid:
+        return pa.array(
+            [None if v is None else v.decode("utf-8", "replace") for v in values], pa.string()
         )
+
+
+def _blocks(db: sqlite3.Connection, plan: _Plan, after: int, last: list):
+    """The table's rows above rowid `after` as Batches; `last` gets (rowid, id) of the last.
+    Text is fetched as bytes (sqlite3's fast path) and decoded by Arrow, a block at a time."""
+    names = plan.kind.field_names
+    db.text_factory = bytes
+    try:
+        cursor = db.execute(plan.select(), [after])
+        while rows := cursor.fetchmany(BLOCK_ROWS):
+            columns = list(zip(*rows, strict=True))
+            fields = {n: _text(columns[1 + i]) for i, n in enumerate(names)}
+            reasons = _text(columns[len(names) + 1]).to_pylist()
+            for field in JSON_FIELDS & set(names):
+                json_reasons = _json_reasons(fields[field].to_pylist())
+                reasons = [r or j for r, j in zip(reasons, json_reasons, strict=True)]
+            key = rows[-1][-1]
+            last[:] = [rows[-1][0], key.decode("utf-8", "replace") if key is not None else None]
+            yield Batch(
+                record_number=np.array(columns[0], dtype=np.int64),
+                columns=fields,
+                shape_reason=reasons if any(reasons) else None,
+            )
+    finally:
+        db.text_factory = str
 
 
 def _watermark(conn: psycopg.Connection, db: sqlite3.Connection, plan: _Plan) -> int:
@@ -419,7 +437,6 @@ def _reasons_left(conn: psycopg.Connection, batch_id: int) -> dict[str, int]:
 def _open(path: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        db.text_factory = lambda raw: raw.decode("utf-8", "replace")
         db.execute("begin")  # one snapshot for every table, while the application writes on
         db.execute("select count(*) from sqlite_master").fetchone()
     except sqlite3.DatabaseError as error:
