@@ -9,6 +9,7 @@ import click
 
 from tally import __version__, logs, tracing
 from tally.audit import audited
+from tally.load.kinds import FILE_KINDS
 from tally.targets import default_target
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -225,7 +226,7 @@ def env(target):
         click.echo(f"export {name}={shlex.quote(value)}")
 
 
-KIND_CHOICE = click.Choice(["events", "voids", "organizations", "users", "api_keys"])
+KIND_CHOICE = click.Choice(FILE_KINDS)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -243,12 +244,15 @@ def load(target, kind, as_json, paths):
 
     Formats by extension: .jsonl/.ndjson, .csv, .parquet, each optionally .gz. Bad records go to
     raw.quarantine with their reason; a file tally cannot read fails alone and loads nothing.
+    Files named spans* (or --kind spans) are OpenTelemetry trace exports in OTLP/JSON (.json,
+    .jsonl, .ndjson, maybe .gz): each span with GenAI token usage loads as an event.
     Exit status: 0 all loaded; 1 a file failed; 3 some records were quarantined.
 
     \b
     Example:
       tally load data/
       tally load --kind voids 'exports/voids-*.csv.gz' --json
+      tally load --kind spans otel-export.json.gz
     """
     from tally.load import load_paths
     from tally.load.summary import text_lines
@@ -448,6 +452,59 @@ def import_(effective_from, models, file):
     for row in added:
         click.echo(f"added {describe(row)}")
     click.echo(f"{len(added)} price rows added to {seed.name}")
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.argument("table")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: .csv or .parquet.",
+)
+def export(target, table, out):
+    """Write every row of a table of `analytics` to CSV or Parquet, ordered by its grain.
+
+    Columns and types as in the table; rows are streamed, so a table larger than memory exports.
+    The file appears only when complete.
+
+    \b
+    Example:
+      tally export fct_usage_hourly --out usage_hourly.parquet
+      tally export fct_usage_daily_by_model --out by_model.csv
+    """
+    from tally.export import export_table
+
+    rows = export_table(target, table, out)
+    click.echo(f"{out}: {rows} rows of analytics.{table}")
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.option("--org", "org_id", metavar="ORG", help="One organization's month instead of all.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The HTML file to write.",
+)
+def report(target, org_id, out):
+    """Write a self-contained HTML report: cost and requests by day and model, the top
+    organizations (or with --org one organization's month by model), error ratio by model, how
+    late events arrive, unpriced events and the reconciliation's verdict. No server, no network:
+    open the file in any browser.
+
+    \b
+    Example:
+      tally report --out report.html
+      tally report --org org_acme --out acme.html
+    """
+    from tally.report import write_report
+
+    figures = write_report(target, org_id, out)
+    click.echo(f"{out}: {figures.first_date} to {figures.last_date}, "
+               f"reconciliation {figures.reconciliation['verdict']}")
 
 
 @db.command(name="migrations", context_settings=CONTEXT)

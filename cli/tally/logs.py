@@ -8,6 +8,7 @@ recorded (tally.tracing). dbt's own events, which dbt prints on stdout in text m
 `dbt_callback` in the same form, with dbt's event name and node.
 """
 
+import atexit
 import io
 import json
 import re
@@ -42,6 +43,7 @@ class JsonLines(io.TextIOBase):
     def __init__(self, stream):
         self.stream = stream
         self._pending = ""
+        atexit.register(self.write, "\n")  # a last line without its newline is a line too
 
     def writable(self) -> bool:
         return True
@@ -53,7 +55,9 @@ class JsonLines(io.TextIOBase):
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
         for line in lines:
-            self.emit(line.rstrip("\r"))
+            # a line redrawn with \r (a progress bar): what a terminal would show at its end
+            segments = [segment for segment in line.split("\r") if segment.strip()]
+            self.emit(segments[-1] if segments else "")
         return len(text)
 
     def flush(self) -> None:

@@ -76,6 +76,13 @@ METRICS = (
         ("raw.load_batches",), ("kind",),
     ),
     Metric(
+        "tally_records_skipped_total", "counter",
+        "Items read but no record of their kind: OpenTelemetry spans without token usage.",
+        "select kind, sum(records_skipped) from raw.load_batches where status = 'loaded'"
+        " group by kind order by kind",
+        ("raw.load_batches",), ("kind",),
+    ),
+    Metric(
         "tally_records_duplicate_total", "counter",
         "Records not loaded because their key was loaded before (first loaded wins), per kind.",
         "select kind, sum(records_duplicate) from raw.load_batches where status = 'loaded'"

@@ -1,8 +1,9 @@
-{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none) -%}
+{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none, dimensions=['org_id', 'user_id', 'api_key_id', 'model_id']) -%}
     {#-
-        The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*): one row per
-        (bucket, org_id, user_id, api_key_id, model_id) of every non-voided event loaded up to
-        this run's upper commit_seq.
+        The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*,
+        fct_usage_daily_by_model): one row per (bucket, dimensions...) of every non-voided event
+        loaded up to this run's upper commit_seq; dimensions default to org_id, user_id,
+        api_key_id, model_id (the billing grain).
 
         Full refresh: the rows themselves. Incremental: signed deltas against what the table
         reflects (its watermark, price list and time zones in ops.rollup_*), for exactly the
@@ -261,16 +262,15 @@ grouped as (
 
     select
         bucket as {{ bucket_column }},
-        org_id,
-        user_id,
-        api_key_id,
-        model_id,
+        {%- for dimension in dimensions %}
+        {{ dimension }},
+        {%- endfor %}
         {%- for measure in measures %}
         cast(sum(sign * ({{ measure.per_event }})) as {{ measure.data_type }}) as {{ measure.name }}
         {{- ',' if not loop.last }}
         {%- endfor %}
     from contributions
-    group by 1, 2, 3, 4, 5
+    group by {{ range(1, dimensions | length + 2) | join(', ') }}
 
 ),
 
@@ -278,10 +278,9 @@ final as (
 
     select
         {{ bucket_column }},
-        org_id,
-        user_id,
-        api_key_id,
-        model_id,
+        {%- for dimension in dimensions %}
+        {{ dimension }},
+        {%- endfor %}
         {%- for measure in measures %}
         {{ measure.name }},
         {%- endfor %}

@@ -136,3 +136,7 @@ SERVICE_TIERS = ("standard", "batch", "priority", "flex")
 # A directory loads reference entities first, then events, then voids (either order is correct:
 # a void may arrive before its event).
 LOAD_ORDER = ("organizations", "users", "api_keys", "events", "voids")
+# Kinds of file whose records load as a kind above: OpenTelemetry spans are usage events
+# (tally.load.otlp_spans), read from OTLP/JSON files (tally.load.formats).
+LOADS_AS = {"spans": "events"}
+FILE_KINDS = (*LOAD_ORDER, *LOADS_AS)

@@ -7,6 +7,7 @@ Parquet is read in row batches. Memory is bounded by a block, whatever the file'
 """
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -40,8 +41,11 @@ class Batch:
     shape_reason: list[str | None] | None = None  # per record, when any is broken in shape
     # The text of records as given (a JSON line, a CSV row, without its line ending), by their
     # places in the batch; asked only for the few that are quarantined. None for Parquet.
-    as_given: Callable[[list[int]], list[str]] | None = None
+    as_given: Callable[[list[int]], list[str | None]] | None = None
     extra: dict[str, pa.Array] = field(default_factory=dict)  # secret fields, never stored
+    # Items of the file read and passed over as no record of the kind (spans without token
+    # usage, tally.load.otlp_spans), before the batch's records.
+    skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.record_number)
@@ -140,7 +144,7 @@ def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) ->
                 parse_options=options,
             )
             # pyarrow skips blank lines (then renumber in Python) and matches keys with case
-            if table.num_rows == lines and not _keys_in_other_case(table, block):
+            if table.num_rows == lines and not _keys_in_other_case(kind, table, block):
                 yield _batch(kind, first, table, as_given=_lines_of(block))
                 return
         except pa.ArrowInvalid:
@@ -177,23 +181,31 @@ def _lines_of(block: bytes) -> Callable[[list[int]], list[str]]:
     return lines
 
 
-def _keys_in_other_case(table: pa.Table, block: bytes) -> bool:
-    """Whether a line may spell a field's key in other case (`Event_ID`): pyarrow matches keys
-    with case and reads such a field as absent. Only the lines of records lacking a field are
-    looked at (the lines of 5 % of records: about 1 ms a 4 MB block)."""
-    lacking = [name for name in table.column_names if table.column(name).null_count]
+def _keys_in_other_case(kind: Kind, table: pa.Table, block: bytes) -> bool:
+    """Whether a line may spell a field's key in other case (`Event_ID`), which pyarrow, matching
+    keys with case, reads as absent. Looked for where it costs next to nothing: in the block's
+    first line (an exporter spells its keys alike in every record), and in the lines of records
+    that lack a required field (as a record with its keys spelled otherwise does). A search of
+    every line lacking any field cost a third of the block's parsing time."""
+    keys = [f'"{name}"'.encode() for name in kind.field_names]
+    if _spelled_otherwise(block[: block.find(b"\n")], keys):
+        return True
+    lacking = [name for name in kind.required if table.column(name).null_count]
     if not lacking:
         return False
+    absent = functools.reduce(pc.or_, (pc.is_null(table.column(name)) for name in lacking))
+    rows = np.flatnonzero(absent.combine_chunks().to_numpy(zero_copy_only=False))
     ends = _line_ends(block)
     starts = np.concatenate([[0], ends[:-1] + 1])
-    for name in lacking:
-        key = f'"{name}"'.encode()
-        rows = np.flatnonzero(pc.is_null(table.column(name)).to_numpy(zero_copy_only=False))
-        for start, end in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True):
-            line = block[start:end]
-            if key not in line and key in line.lower():
-                return True
-    return False
+    return any(
+        _spelled_otherwise(block[start:end], keys)
+        for start, end in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+    )
+
+
+def _spelled_otherwise(line: bytes, keys: list[bytes]) -> bool:
+    lower = line.lower()
+    return any(key not in line and key in lower for key in keys)
 
 
 def _text(value) -> str | None:
@@ -201,7 +213,7 @@ def _text(value) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal):  # as written: 12.0 stays 12.0, 1.2e1 stays 1.2E+1
+    if isinstance(value, Decimal):  # digit for digit, never through a float: 12.0 stays 12.0
         return str(value)
     return json.dumps(value)
 
@@ -211,7 +223,7 @@ _SCALAR = (str, int, Decimal, type(None))
 
 def _fields_without_case(record: dict, names: list[str]) -> dict:
     """The record's values by field name, keys matched without case: a key spelled as the field
-    is wins, else the first key that differs only by case."""
+    wins, else the first key that differs only by case."""
     found = {}
     for key, value in record.items():
         name = key.lower()
@@ -340,34 +352,81 @@ def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
             yield row, text.removesuffix("\n").removesuffix("\r")
 
 
+def _row_spans(raw) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+    """A CSV file's rows in blocks, as (bytes, starts, ends), the header first: a row ends at a
+    line break after an even number of quotes in it (a quoted field may hold line breaks), its
+    text without the line ending; empty lines are not rows. Found with numpy, block by block."""
+    carry = b""
+    while True:
+        block = raw.read(BLOCK_BYTES)
+        data = carry + block
+        if not block:
+            text = data.rstrip(b"\r\n")
+            if text:
+                yield text, np.array([0]), np.array([len(text)])
+            return
+        array = np.frombuffer(data, np.uint8)
+        breaks = np.flatnonzero(array == ord("\n"))
+        quotes = np.flatnonzero(array == ord('"'))
+        row_breaks = breaks[np.searchsorted(quotes, breaks) % 2 == 0]
+        if not len(row_breaks):
+            carry = data
+            continue
+        starts = np.concatenate([[0], row_breaks[:-1] + 1])
+        ends = row_breaks - ((array[row_breaks - 1] == ord("\r")) & (row_breaks > starts))
+        rows = ends > starts
+        yield data, starts[rows], ends[rows]
+        carry = data[row_breaks[-1] + 1 :]
+
+
 class _RowTexts:
     """The text of CSV rows by number, from a second reading of the file, only once a row of it
-    is quarantined (rows are asked for in increasing order; the reading never goes back)."""
+    is quarantined (rows are asked for in increasing order; the reading never goes back). Each
+    text is checked against the fields pyarrow read from it: a row found otherwise (a quote
+    inside an unquoted field throws the count of quotes) has no text, None."""
 
-    def __init__(self, path: Path, gz: bool):
-        self._path, self._gz = path, gz
-        self._stream = None
-        self._rows: Iterator[tuple[list[str], str]] = iter(())
-        self._number = 0
+    def __init__(self, path: Path, gz: bool, names: list[str]):
+        self._path, self._gz, self._names = path, gz, names
+        self._raw = None
+        self._spans: Iterator[tuple[bytes, np.ndarray, np.ndarray]] = iter(())
+        self._first, self._data = 0, b""  # the number of the first row of the block (header 0)
+        self._starts = self._ends = np.zeros(0, np.int64)
 
-    def get(self, numbers: list[int]) -> list[str]:
-        if self._stream is None:
-            raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
-            self._stream = _csv_text(raw)  # closed by close()
-            self._rows = _rows_as_given(self._stream)
-            next(self._rows, None)  # the header
-        texts = []
-        for number in numbers:
-            text = ""
-            while self._number < number:
-                _, text = next(self._rows, (None, ""))
-                self._number += 1
-            texts.append(text)
+    def get(self, numbers: list[int], fields: list[dict]) -> list[str | None]:
+        if self._raw is None:
+            self._raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
+            self._spans = _row_spans(self._raw)
+        texts: list[str | None] = []
+        for number, expected in zip(numbers, fields, strict=True):
+            while number >= self._first + len(self._starts):
+                self._first += len(self._starts)
+                self._data, self._starts, self._ends = next(self._spans, (b"", [0], [0]))
+            row = number - self._first
+            text = self._data[self._starts[row] : self._ends[row]].decode("utf-8", "replace")
+            texts.append(text if self._agrees(text, expected) else None)
         return texts
 
+    def _agrees(self, text: str, expected: dict) -> bool:
+        given = next(csv.reader(io.StringIO(text, newline="")), [])
+        if len(given) != len(self._names):
+            return False
+        given = dict(zip(self._names, given, strict=True))
+        return all(
+            given[name] == value or (value is None and given[name] in _CSV_NULLS)
+            for name, value in expected.items()
+        )
+
     def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
+        if self._raw is not None:
+            self._raw.close()
+
+
+_CSV_NULLS = frozenset(pacsv.ConvertOptions().null_values)
+
+
+def _row_texts(texts: _RowTexts, first: int, batch: pa.RecordBatch, rows: list[int]):
+    """The texts of a batch's rows (by their places in it) that pyarrow read."""
+    return texts.get([first + row for row in rows], batch.take(pa.array(rows)).to_pylist())
 
 
 def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
@@ -375,7 +434,7 @@ def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     names, head, blocks = _header(source)
     check_columns(kind, names)
     present = [name for name in wanted_fields(kind) if name in names]
-    row_texts = _RowTexts(source.path, source.gz)
+    row_texts = _RowTexts(source.path, source.gz, names)
     first = 1
     try:
         reader = pacsv.open_csv(
@@ -392,9 +451,13 @@ def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
             ),
         )
         for record_batch in reader:
-            numbers = range(first, first + record_batch.num_rows)
-            texts = lambda rows, numbers=numbers: row_texts.get([numbers[r] for r in rows])  # noqa: E731
-            yield _batch(kind, first, record_batch, empty_is_null=True, as_given=texts)
+            yield _batch(
+                kind,
+                first,
+                record_batch,
+                empty_is_null=True,
+                as_given=functools.partial(_row_texts, row_texts, first, record_batch),
+            )
             first += record_batch.num_rows
     except pa.ArrowInvalid as error:
         if "UTF8" in str(error):

@@ -313,11 +313,13 @@ def _given(kind: Kind, batch: Batch, broken: np.ndarray) -> pa.Array:
     given: list[str | None] = [None] * len(batch)
     if batch.as_given is not None and kind.name != "api_keys":
         for row, text in zip(rows.tolist(), batch.as_given(rows.tolist()), strict=True):
-            given[row] = text.replace("\x00", "\\u0000")  # text cannot hold NUL
-        return pa.array(given, pa.string())
+            if text is not None:
+                given[row] = text.replace("\x00", "\\u0000")  # text cannot hold NUL
     take = pa.array(rows)
     columns = {name: batch.columns[name].take(take).to_pylist() for name in kind.field_names}
     for i, row in enumerate(rows):
+        if given[row] is not None:
+            continue
         record = {name: _jsonable(values[i]) for name, values in columns.items()}
         prefix = record.get("key_prefix")
         if isinstance(prefix, str) and len(prefix) > KEY_PREFIX_MAX:
