@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from conftest import PROJECT_DIR, query
 from rollup_harness import Pipeline, copy_project, reset_database
+from tally.dbt_invocation import run_dbt
 from tally.load.batch import commit_batch
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -257,3 +258,30 @@ def test_a_full_refresh_over_existing_tables_keeps_the_grain_index(pipeline):
         ("analytics.fct_usage_daily_v2",),
         ("analytics.fct_usage_hourly",),
     ]
+
+
+def test_the_reconciliation_rechecks_what_the_run_touched_and_verify_rechecks_all(pipeline):
+    """`tally rollup` recomputes the report's rows for the (org, date) pairs its change set
+    touches; the rest wait for `--full-refresh` (what `tally verify` runs), which finds them."""
+    noon = NOW.replace(hour=12, minute=0, second=0)
+    touched, untouched = noon - timedelta(days=2), noon - timedelta(days=4)
+    pipeline.load("events", [event("t1", touched), event("u1", untouched)])
+    pipeline.rollup()
+    with psycopg.connect(pipeline.url, autocommit=True) as conn:
+        conn.execute(
+            "update analytics.fct_usage_daily_v2"
+            " set request_count = request_count + 1, success_count = success_count + 1"
+        )
+    pipeline.load("events", [event("t2", touched + timedelta(minutes=1))])
+    pipeline.rollup()
+
+    def mismatched():
+        return query(
+            pipeline.url,
+            "select usage_date from analytics.rpt_usage_reconciliation"
+            " where status = 'mismatch' order by 1",
+        )
+
+    assert mismatched() == [(touched.date(),)]
+    assert run_dbt("local", "run", "--select", "rpt_usage_reconciliation", "--full-refresh").success
+    assert mismatched() == [(untouched.date(),), (touched.date(),)]

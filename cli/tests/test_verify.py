@@ -45,7 +45,13 @@ def rebuild_report() -> None:
     """Rebuild the reconciliation report after undoing a corruption: verify rebuilt it while the
     rollups were corrupt, and a later verify with loads pending would read it as it was left."""
     assert run_dbt(
-        "local", "run", "--select", "rpt_usage_reconciliation", "--log-level", "none"
+        "local",
+        "run",
+        "--select",
+        "rpt_usage_reconciliation",
+        "--full-refresh",
+        "--log-level",
+        "none",
     ).success
 
 

@@ -11,13 +11,15 @@
         zone changed. Each such event's old contribution is subtracted and its new one added;
         the `usage_delta` strategy merges the result. Events of any age count.
 
-        bucket: 'utc_hour', 'utc_date' or 'local_date' (needs organization_timezones).
+        bucket: 'utc_hour', 'utc_date', 'local_date' or 'local_date_of_utc_hour' (the local
+        date of the UTC hour's start, the reconciliation's basis for the hourly rollup); the last
+        two need organization_timezones.
         incremental, run_id: the model's is_incremental() and invocation_id, passed in so that
         unit tests can override them.
         Relations are referenced where they are used, not through import CTEs: PostgreSQL
         materialises a CTE used twice, which would read all events on every run.
     -#}
-    {%- set by_local_date = bucket == 'local_date' -%}
+    {%- set by_local_date = bucket in ('local_date', 'local_date_of_utc_hour') -%}
     {#- the table's name keys its state; a unit test's `this` is nameless, so its name comes
         from the tested node's id (model.tally.fct_usage_daily.v2 -> fct_usage_daily_v2) -#}
     {%- set tested_node = model.get('tested_node_unique_id') or '' -%}
@@ -240,6 +242,9 @@ contributions as (
         {{ usage_hour_utc('tracked_events.event_at') }} as bucket,
         {%- elif bucket == 'utc_date' %}
         {{ usage_local_date('tracked_events.event_at', "'UTC'") }} as bucket,
+        {%- elif bucket == 'local_date_of_utc_hour' %}
+        {{ usage_local_date(usage_hour_utc('tracked_events.event_at'),
+                            "coalesce(timezones.timezone, 'UTC')") }} as bucket,
         {%- else %}
         {{ usage_local_date('tracked_events.event_at', "coalesce(timezones.timezone, 'UTC')") }}
             as bucket,

@@ -38,7 +38,15 @@ def rollup_lag(conn) -> tuple[CheckResult, bool]:
 def refresh_report(target: str) -> str | None:
     """Rebuild analytics.rpt_usage_reconciliation now, so that it compares the rollups as they
     are (not as they were at the last `tally rollup`). Returns an error message or None."""
-    result = run_dbt(target, "run", "--select", "rpt_usage_reconciliation", "--log-level", "none")
+    result = run_dbt(
+        target,
+        "run",
+        "--select",
+        "rpt_usage_reconciliation",
+        "--full-refresh",
+        "--log-level",
+        "none",
+    )
     if result.success:
         return None
     if result.exception is not None:
