@@ -46,9 +46,20 @@ def dbt_env(target: str) -> dict[str, str]:
     }
 
 
-def run_dbt(target: str, *args: str):
-    """Run `dbt ARGS --target TARGET` on the project; returns dbt's dbtRunnerResult."""
+def run_dbt(target: str, *args: str, env: dict[str, str] | None = None):
+    """Run `dbt ARGS --target TARGET` on the project; returns dbt's dbtRunnerResult. `env`:
+    variables set for this call only (macros read them with env_var at run time)."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(target))
-    return dbtRunner().invoke([*args, "--project-dir", str(project_dir()), "--target", target])
+    extra = env or {}
+    previous = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        return dbtRunner().invoke([*args, "--project-dir", str(project_dir()), "--target", target])
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -110,7 +110,7 @@ def _reconciliation(conn, refresh_error: str | None) -> CheckResult:
     return CheckResult(
         "reconciliation",
         "pass",
-        f"{total} org-dates: raw = daily = hourly on counts, tokens, cost",
+        f"{total} org-dates: raw = daily = hourly on every measure and cost",
         data,
     )
 
@@ -139,6 +139,8 @@ def _describe(row) -> str:
         )
     if not daily_cost_ok or not hourly_cost_ok:
         differences.append("cost differs")
+    if not differences:
+        differences.append("another measure differs: see the report's raw_/daily_/hourly_ columns")
     return f"{org_id} {usage_date} ({', '.join(differences)})"
 
 
