@@ -1,4 +1,4 @@
-{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none) -%}
+{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones=none) -%}
     {#-
         The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*): one row per
         (bucket, org_id, user_id, api_key_id, model_id) of every non-voided event loaded up to
@@ -35,6 +35,20 @@
                                    where invocation_id = '{{ run_id }}')
         {%- endset -%}
         {%- set new_batch_hint = run_query(hint_query).columns[0].values() | list -%}
+        {#- the lookup of price edits and time-zone changes must hold every event this table
+            already counts (newer ones come in through their batches) -#}
+        {%- set lookup_query -%}
+            select
+                coalesce((select applied_commit_seq from {{ source('rollup_state', 'rollup_watermarks') }}
+                          where model_name = '{{ events_indexed.identifier }}'), -1)
+                >= coalesce((select applied_commit_seq from {{ source('rollup_state', 'rollup_watermarks') }}
+                             where model_name = '{{ model_name }}'), 0)
+        {%- endset -%}
+        {%- if not run_query(lookup_query).columns[0].values()[0] -%}
+            {{ exceptions.raise_compiler_error(
+                events_indexed.identifier ~ ' is behind ' ~ model_name
+                ~ ': build it first (dbt build --select +' ~ model_name ~ ')') }}
+        {%- endif -%}
     {%- endif -%}
     {%- set new_batch_literals = (new_batch_hint or ['null']) | join(', ') -%}
     {%- set measures = usage_measures() %}
@@ -175,22 +189,32 @@ changed_events as (
 
     union
 
+    -- events under a changed price row, found by model and time in the lookup, then by key
     select
         events.*
     from {{ events }} as events
-    inner join changed_prices
-        on
-            events.model_id = changed_prices.model_id
-            and events.event_at >= changed_prices.effective_from
-            and (changed_prices.effective_to is null or events.event_at < changed_prices.effective_to)
+    where events.event_id = any(array(
+        select indexed.event_id
+        from {{ events_indexed }} as indexed
+        inner join changed_prices
+            on
+                indexed.model_id = changed_prices.model_id
+                and indexed.event_at >= changed_prices.effective_from
+                and (changed_prices.effective_to is null or indexed.event_at < changed_prices.effective_to)
+    ))
     {%- if by_local_date %}
 
     union
 
+    -- events of an organization whose time zone changed, found in the lookup, then by key
     select
         events.*
     from {{ events }} as events
-    where events.org_id in (select changed_timezones.org_id from changed_timezones)
+    where events.event_id = any(array(
+        select indexed.event_id
+        from {{ events_indexed }} as indexed
+        where indexed.org_id in (select changed_timezones.org_id from changed_timezones)
+    ))
     {%- endif %}
 
 ),

@@ -23,5 +23,6 @@
         voids=ref('stg_platform__voids'),
         load_batches=ref('stg_platform__load_batches'),
         prices=ref('stg_reference__model_prices'),
+        events_indexed=ref('int_events_indexed'),
     )
 }}

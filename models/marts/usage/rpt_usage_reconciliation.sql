@@ -11,6 +11,7 @@
 -- organizations whose time zone changed). Their raw side is brought up to date with that change
 -- set's signed contributions, their rollup side summed again from the rollup tables, and their
 -- status recomputed; the other rows stay as they were.
+-- depends_on: {{ ref('int_events_indexed') }}
 {{
     config(
         materialized='incremental',
@@ -67,6 +68,7 @@ raw_{{ basis }}_deltas as (
             voids=ref('stg_platform__voids'),
             load_batches=ref('stg_platform__load_batches'),
             prices=ref('stg_reference__model_prices'),
+            events_indexed=ref('int_events_indexed'),
             organization_timezones=ref('int_organizations_versioned'),
         ) | indent(8) }}
     ) as deltas
