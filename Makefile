@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install analytics-verify test lint bench bench-load bench-rollup db-stop clean
+.PHONY: help install analytics-verify test lint bench bench-load bench-rollup bench-scale db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -59,13 +59,16 @@ lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/tally db start >/dev/null
 	eval "$$($(BIN)/python -m tally.dbt_env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
 
-bench: bench-load bench-rollup ## All benchmarks; each prints its figures
+bench: bench-load bench-rollup bench-scale ## All benchmarks; each prints its figures
 
 bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet beside psql \copy
 	$(BIN)/python benchmarks/bench_load.py
 
 bench-rollup: $(INSTALLED) ## Incremental rollup after 1% late events vs full refresh, 10M events
 	$(BIN)/python benchmarks/bench_rollup.py
+
+bench-scale: $(INSTALLED) ## tally rollup per kind of change vs full refresh, 3M events (EVENTS=30000000)
+	$(BIN)/python benchmarks/bench_scale.py --events $(or $(EVENTS),3000000)
 
 db-stop: ## Stop the embedded database (and the one of analytics-verify)
 	@test -x $(BIN)/tally && $(BIN)/tally db stop || true
