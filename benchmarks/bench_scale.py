@@ -113,6 +113,7 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="tally-bench-scale-"))
     home.chmod(0o755)
     project = home / "project"
+    project.mkdir()
     for part in PROJECT_PARTS:
         source = PROJECT / part
         if source.is_dir():
