@@ -200,17 +200,16 @@ hourly as (
     left join timezones
         on hourly.org_id = timezones.org_id
     {%- if is_incremental() %}
-    -- the hours of the touched dates: a local date's hours start between 14 h before and 12 h
-    -- after its UTC date, then the exact local date decides
+    -- the hours of the touched organizations between the first and the last touched date (a
+    -- local date's hours start between 14 h before and 12 h after its UTC date), in one pass:
+    -- the join on keys below keeps the touched dates. A probe per key would read the grain
+    -- index's whole range once per key, its organization not being a leading column.
     where
         hourly.usage_hour >= (select cast(min(keys.usage_date) as timestamp) at time zone 'UTC'
                               from keys) - interval '1 day'
         and hourly.usage_hour < (select cast(max(keys.usage_date) as timestamp) at time zone 'UTC'
                                  from keys) + interval '2 days'
-        and (
-            hourly.org_id,
-            {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }}
-        ) in (select keys.org_id, keys.usage_date from keys)
+        and hourly.org_id = any(array(select distinct keys.org_id from keys))
     {%- endif %}
     group by 1, 2
 
