@@ -110,6 +110,7 @@ def main() -> None:
     parser.add_argument("--late-share", type=float, default=0.01)
     options = parser.parse_args()
 
+    measured = commit()  # the code measured: the checkout may move on while the run goes
     home = Path(tempfile.mkdtemp(prefix="tally-bench-scale-"))
     home.chmod(0o755)
     project = home / "project"
@@ -193,7 +194,7 @@ def main() -> None:
             )
         writer.writerow(
             [
-                commit(),
+                measured,
                 datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 options.events,
                 *(f"{wall[s]:.1f}" for s in STEPS),
