@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install analytics-verify test lint bench bench-load bench-rollup bench-scale db-stop clean
+.PHONY: help install prometheus chromium analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup bench-queries bench-scale db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -16,10 +16,26 @@ $(INSTALLED): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=...)" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --editable '.[verify,dev]'
+	$(BIN)/python -m pip install --quiet --editable '.[dev]'
 	@touch $@
 
 install: $(INSTALLED) ## Create the virtualenv and install tally with its tools
+
+# Prometheus and promtool, for the tests of `tally metrics` and the alert rules (Debian's package;
+# the tests skip, saying why, where it cannot be installed).
+prometheus: ## Install Prometheus and promtool (apt-get, as root) unless they are there
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  test "$$(id -u)" -eq 0 || { echo "error: installing prometheus needs root (apt-get)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; }
+
+chromium: ## Install Debian's chromium (apt-get, as root) for the report's browser test, unless it is there
+	@command -v chromium >/dev/null || { \
+	  test "$$(id -u)" -eq 0 || { echo "error: installing chromium needs root (apt-get)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
 
 # The gate CI runs. It works in a state folder of its own, emptied first, so it never touches the
 # data in $(TALLY_HOME) and a second run starts where the first did: a generated sample (late,
@@ -50,22 +66,35 @@ analytics-verify: $(INSTALLED) ## Load a generated sample in batches, roll up, v
 	$(BIN)/tally verify
 	@echo "state: $(VERIFY_HOME) (TALLY_HOME=$(VERIFY_HOME) $(BIN)/tally db url)"
 
-test: $(INSTALLED) ## Run the whole test suite (pytest, dbt build and tests on the embedded database)
-	$(BIN)/pytest
+test: $(INSTALLED) ## Run the test suite but its slow and Spark tests (pytest, dbt on the embedded database)
+	$(BIN)/pytest -m "not slow and not spark"
+
+test-slow: $(INSTALLED) ## Run the slow and Spark tests (CI runs them after `make test`)
+	@# pytest's exit status 5 means no test is marked so: nothing to run is not a failure
+	$(BIN)/pytest -m "slow or spark" || test $$? -eq 5
+
+check-package: ## Install the package into a fresh virtualenv, init a project outside the checkout, run it
+	ci/check-package.sh $(PYTHON)
+
+reference: $(INSTALLED) ## Write every command's --help into docs/reference.md
+	TALLY_WRITE_REFERENCE=1 $(BIN)/pytest -q cli/tests/test_reference.py
 
 lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check cli benchmarks
 	@# sqlfluff's dbt templater compiles the project: it needs the database and dbt's environment
 	$(BIN)/tally db start >/dev/null
-	eval "$$($(BIN)/python -m tally.dbt_env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
+	eval "$$($(BIN)/tally db env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
 
-bench: bench-load bench-rollup bench-scale ## All benchmarks; each prints its figures
+bench: bench-load bench-rollup bench-queries bench-scale ## All benchmarks; each prints its figures
 
 bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet beside psql \copy
 	$(BIN)/python benchmarks/bench_load.py
 
 bench-rollup: $(INSTALLED) ## Incremental rollup after 1% late events vs full refresh, 10M events
 	$(BIN)/python benchmarks/bench_rollup.py
+
+bench-queries: $(INSTALLED) ## Analysts' questions on raw events, a TokenLedger-style view and the rollups, 3M events
+	$(BIN)/python benchmarks/bench_queries.py
 
 bench-scale: $(INSTALLED) ## tally rollup per kind of change vs full refresh, 3M events (EVENTS=30000000)
 	$(BIN)/python benchmarks/bench_scale.py --events $(or $(EVENTS),3000000)

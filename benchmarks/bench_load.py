@@ -32,6 +32,7 @@ import psycopg
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR / "cli"))
 
+import results  # noqa: E402  (benchmarks/results.py)
 from tally.embedded_db import EmbeddedServer, _binaries  # noqa: E402
 from tally.generate import Fractions, generate  # noqa: E402
 
@@ -41,7 +42,8 @@ BARE = """
 create table bench_bare (
     event_id text, org_id text, user_id text, api_key_id text, model_id text,
     event_time timestamptz, input_tokens bigint, output_tokens bigint, status text,
-    latency_ms bigint
+    latency_ms bigint, cache_read_input_tokens bigint, cache_write_input_tokens bigint,
+    reasoning_tokens bigint, service_tier text
 )"""
 
 
@@ -111,6 +113,7 @@ def report(rows: int, copies: list[float], loads: dict, incremental, incremental
     header = ("format", "events/s", "vs \\copy", "target", "peak RSS", "rounds")
     print("{:8} {:>10} {:>9} {:>7} {:>9}  {}".format(*header))
     met = True
+    figures = {}
     for fmt, runs in loads.items():
         ratios = [  # \copy's seconds (mean of the one before and the one after) / the load's
             (before + after) / 2 / seconds
@@ -121,6 +124,8 @@ def report(rows: int, copies: list[float], loads: dict, incremental, incremental
         ok = ratio >= TARGETS[fmt] and rss < MAX_RSS_MB
         met &= ok
         rate = statistics.median(rows / seconds for seconds, _ in runs)
+        figures[fmt] = {"vs_copy": round(ratio, 3), "rounds": [round(r, 3) for r in ratios],
+                        "events_per_second": round(rate), "peak_rss_mb": rss}
         print(
             f"{fmt:8} {rate:>10,.0f} {ratio:>8.0%} {TARGETS[fmt]:>7.0%} {rss:>6} MB "
             f" {' '.join(f'{r:.0%}' for r in ratios)}  {'ok' if ok else 'MISSED'}"
@@ -131,6 +136,14 @@ def report(rows: int, copies: list[float], loads: dict, incremental, incremental
         f" {incremental_copy / seconds:.0%} of \\copy, peak RSS {rss} MB"
     )
     print(f"\n{rows:,} events per format on {os.cpu_count()} cores; all targets met: {met}")
+    results.append("load", {
+        "events": rows,
+        "copy_seconds": [round(s, 2) for s in copies],
+        "formats": figures,
+        "csv_incremental_vs_copy": round(incremental_copy / seconds, 3),
+        "csv_incremental_peak_rss_mb": rss,
+        "all_targets_met": met,
+    })
 
 
 def main() -> None:

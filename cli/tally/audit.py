@@ -95,17 +95,12 @@ def _one_line(error: BaseException) -> str:
 
 
 def _outcome(error: BaseException | None, status: Any) -> tuple[str, str | None]:
-    """success or failure, and the one-line error, from what the callback raised or returned
-    (an exit status: 0 success, PARTIAL_EXIT_STATUS done with records quarantined, else failed)."""
+    """success or failure, and the one-line error, from what the callback raised or its exit
+    status (0 success, PARTIAL_EXIT_STATUS done with records quarantined, else failed)."""
     if error is None:
         if isinstance(status, int) and status not in (0, PARTIAL_EXIT_STATUS):
             return "failure", f"exit status {status}"
         return "success", None
-    if isinstance(error, SystemExit | click.exceptions.Exit):
-        code = error.code if isinstance(error, SystemExit) else error.exit_code
-        if code in (0, None):
-            return "success", None
-        return "failure", f"exit status {code}"
     return "failure", _one_line(error)
 
 
@@ -170,6 +165,7 @@ def _connect(target: str):
     anything: the embedded server is not started just to write the ledger."""
     import psycopg
 
+    from tally.sql_spans import cursor_factory
     from tally.targets import database_url, embedded_server
 
     if target == "local" and not embedded_server().is_running():
@@ -180,6 +176,7 @@ def _connect(target: str):
         connect_timeout=10,
         options="-c timezone=UTC",
         application_name="tally audit",
+        cursor_factory=cursor_factory(),
     )
 
 
@@ -249,6 +246,9 @@ def audited(callback):
         try:
             status = callback(*args, **kwargs)
             return status
+        except (SystemExit, click.exceptions.Exit) as raised:  # the command's own exit status
+            status = raised.code if isinstance(raised, SystemExit) else raised.exit_code
+            raise
         except BaseException as raised:
             error = raised
             raise

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from click.testing import CliRunner, Result
+from tally.cli import cli
 from tally.embedded_db import EmbeddedServer
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -55,6 +57,19 @@ def clean_db(db_url):
         for schema in SCHEMAS:
             conn.execute(f"drop schema if exists {schema} cascade")
     return db_url
+
+
+def invoke_tally(*args: str, check: bool = True, env: dict | None = None) -> Result:
+    """Run a command in this process through click's runner; its exit code is the one the
+    command raised. Subprocesses (run_tally) are for what needs a process of its own."""
+    result = CliRunner().invoke(cli, list(args), env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    if check and result.exit_code != 0:
+        raise AssertionError(
+            f"tally {' '.join(args)} exited {result.exit_code}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
 
 
 def run_tally(*args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:

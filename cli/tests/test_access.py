@@ -1,4 +1,4 @@
-"""Tenancy and access (CONTRACT.md section 5, docs/access.md).
+"""Tenancy and access (docs/reference.md section 5, docs/access.md).
 
 One data set of several organizations (hostile org ids among them: quotes and SQL, unicode,
 10 kB) is loaded and rolled up; then,
@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 import yaml
-from conftest import PROJECT_DIR, SCHEMAS, query, run_tally
+from conftest import PROJECT_DIR, SCHEMAS, invoke_tally, query
 
 ORGS = [
     "org_acme",
@@ -37,7 +37,7 @@ def rollup(*args: str) -> None:
     dbt's unit tests check the rollup logic on fixtures, not the database: they are other tests'
     business, and skipping them keeps these rollups shorter.
     """
-    run_tally("rollup", *args, env={**os.environ, "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"})
+    invoke_tally("rollup", *args, env={**os.environ, "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test"})
 
 
 def email(org_index: int, user: int) -> str:
@@ -196,7 +196,7 @@ def built(db_url, tmp_path_factory):
             conn.execute(f"drop schema if exists {schema} cascade")
     folder = tmp_path_factory.mktemp("access-data")
     write_data_set(folder)
-    run_tally("load", str(folder))
+    invoke_tally("load", str(folder))
     rollup()
     return db_url, folder
 
@@ -257,7 +257,7 @@ def test_tenants_see_only_their_org_through_rebuilds(built):
 
     # Late events for every org, then an incremental rollup.
     write_data_set(folder, late=True)
-    run_tally("load", str(folder / "events_late.jsonl"))
+    invoke_tally("load", str(folder / "events_late.jsonl"))
     rollup()
     assert_tenant_isolation(url)
     assert_analyst_access(url, emails)

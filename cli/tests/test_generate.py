@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
-from conftest import PROJECT_DIR, query, run_tally
+from conftest import PROJECT_DIR, invoke_tally, query
 from tally.generate import DEFAULT_END, generate
 
 
@@ -53,9 +53,38 @@ def test_the_data_looks_like_real_usage(tmp_path):
     assert datetime.now(UTC) > DEFAULT_END
 
 
+def test_the_billing_mix_looks_real(tmp_path):
+    """The busiest key's requests mostly read the prompt cache; a reasoning model's output is
+    mostly reasoning; a few per cent of requests are batch; breakdowns stay within totals."""
+    generate(60_000, tmp_path, seed=9, fmt="parquet")
+    events = [
+        e for e in pq.read_table(tmp_path / "events.parquet").to_pylist()
+        if e["input_tokens"] is not None and e["output_tokens"] is not None and e["model_id"]
+        and e["service_tier"] != "economy"
+        and (e["cache_read_input_tokens"] or 0) <= e["input_tokens"]
+    ]
+    keys = Counter(e["api_key_id"] for e in events if e["api_key_id"])
+    busy = [e for e in events if e["api_key_id"] == keys.most_common(1)[0][0]
+            and e["cache_read_input_tokens"] is not None]
+    assert sum(e["cache_read_input_tokens"] > 0 for e in busy) > 0.6 * len(busy)
+    reasoning = [e for e in events if e["reasoning_tokens"] is not None]
+    spent = sum(e["reasoning_tokens"] for e in reasoning)
+    share = spent / sum(e["output_tokens"] for e in reasoning)
+    assert 0.6 <= share <= 0.9
+    assert all(e["model_id"].startswith(("o1", "o3", "gpt-5", "deepseek-r", "gemini-2.5"))
+               for e in reasoning)
+    tiers = Counter(e["service_tier"] or "standard" for e in events)
+    assert 0.01 <= tiers["batch"] / len(events) <= 0.05
+    assert any(e["cache_write_input_tokens"] for e in events)
+    for e in events:
+        reads, writes = e["cache_read_input_tokens"] or 0, e["cache_write_input_tokens"] or 0
+        assert reads + writes <= e["input_tokens"]
+        assert (e["reasoning_tokens"] or 0) <= e["output_tokens"]
+
+
 def test_generate_then_load_the_folder(clean_db, tmp_path):
     out = tmp_path / "data"
-    made = run_tally(
+    made = invoke_tally(
         "generate",
         "--events",
         "4000",
@@ -76,8 +105,8 @@ def test_generate_then_load_the_folder(clean_db, tmp_path):
         "users.csv.gz",
         "voids.csv.gz",
     ]
-    loaded = run_tally("load", "--json", str(out), check=False)
-    assert loaded.returncode == 3  # bad records are quarantined; the rest loaded
+    loaded = invoke_tally("load", "--json", str(out), check=False)
+    assert loaded.exit_code == 3  # bad records are quarantined; the rest loaded
     totals = json.loads(loaded.stdout)["totals"]
     assert totals["files_loaded"] == 5 and totals["quarantined"] > 0
     assert totals["duplicate"] > 0 and totals["conflicting"] > 0

@@ -10,6 +10,8 @@ from conftest import query
 from load_helpers import event, events, load, load_json, write
 from tally.generate import Fractions, generate
 from tally.load import parsing, reading
+from tally.load.formats import FORMATS as FORMATS_REGISTRY
+from tally.load.formats import format_of, readable_extensions
 from tally.load.kinds import KINDS
 
 FORMATS = ["jsonl", "csv", "parquet"]
@@ -129,7 +131,7 @@ def test_json_lines_cut_anywhere_keep_each_record_under_its_line_number(tmp_path
     path = tmp_path / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
     seen = {}
-    for batch in parsing.batches("jsonl", KINDS["events"], reading.ByteSource(path, gz=False)):
+    for batch in parsing.jsonl(KINDS["events"], reading.ByteSource(path, gz=False)):
         reasons = batch.shape_reason or [None] * len(batch)
         numbers, values = batch.record_number.tolist(), batch.columns["event_id"].to_pylist()
         for number, value, reason in zip(numbers, values, reasons, strict=True):
@@ -137,3 +139,37 @@ def test_json_lines_cut_anywhere_keep_each_record_under_its_line_number(tmp_path
             seen[number] = reason or value
     expected = {i + 1: event_id for i, event_id in enumerate(ids) if i not in (17, 250)}
     assert seen == {**expected, 18: "not valid JSON"}
+
+
+@pytest.mark.parametrize("name", ["events.json", "events.txt.gz", "events.gz", "events"])
+def test_an_unknown_extension_fails_with_one_line(clean_db, tmp_path, name):
+    """Not read at all (once, any file tally did not know was read as Parquet)."""
+    path = tmp_path / name
+    path.write_text(json.dumps(event()) + "\n")
+    result = load(path)
+    assert result.returncode == 1
+    expected = "unknown extension (expected .jsonl, .ndjson, .csv or .parquet, maybe .gz)"
+    assert result.stderr == f"Error: {path}: {expected}\n"
+    assert events(clean_db) == {}
+    assert query(clean_db, "select file_format, failure_reason from raw.load_batches") == [
+        ("unknown", expected)
+    ]
+
+
+def test_the_registry_of_formats_is_what_discovery_and_messages_read(tmp_path):
+    for fmt in FORMATS_REGISTRY.values():
+        for kind in fmt.kinds or ("events",):
+            for extension in fmt.extensions:
+                for gz in (False, True):
+                    path = tmp_path / f"{kind}{extension.upper()}{'.gz' if gz else ''}"
+                    assert format_of(path, kind) == (fmt, gz)
+    readable = [ext for fmt in FORMATS_REGISTRY.values() if fmt.parse and not fmt.kinds
+                for ext in fmt.extensions]
+    assert all(ext in readable_extensions() for ext in readable)
+    assert readable_extensions("spans") == ".json, .jsonl or .ndjson"
+    (tmp_path / "notes.json").write_text("{}")  # a folder's file of no format: passed over
+    result = load(tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: nothing to load in {tmp_path}: no .jsonl, .ndjson, .csv or .parquet file\n"
+    )

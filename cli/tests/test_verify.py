@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT_DIR, SCHEMAS, run_tally
+from conftest import PROJECT_DIR, SCHEMAS, invoke_tally
 from tally.cli import cli
 from tally.dbt_invocation import run_dbt
 
@@ -91,7 +91,7 @@ def loaded(db_url, tally_home):
             for n in range(2)
         ],
     )
-    run_tally("load", str(organizations), str(voids), str(SAMPLE), str(unpriced))
+    invoke_tally("load", str(organizations), str(voids), str(SAMPLE), str(unpriced))
     # The rollup without dbt's unit tests: those of the incremental models need the models'
     # tables to exist (dbt's get_fixture_sql), which on an empty database they do not yet.
     # `tally verify` runs them (dbt test), on the built tables.
@@ -221,7 +221,7 @@ def test_load_after_rollup_warns(loaded, tally_home):
             }
         ],
     )
-    run_tally("load", str(late))
+    invoke_tally("load", str(late))
     code, checks, _ = verify()
     assert code == 0, failing(checks)
     assert checks["rollups current"]["status"] == "warn"

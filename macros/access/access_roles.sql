@@ -1,4 +1,4 @@
 {% macro access_roles() -%}
-    {#- The two reading roles of the contract (CONTRACT.md section 5): fixed names. -#}
+    {#- The two reading roles of the contract (docs/reference.md, section 5): fixed names. -#}
     {{ return(['tally_analyst', 'tally_tenant']) }}
 {%- endmacro %}

@@ -7,15 +7,19 @@ Parquet is read in row batches. Memory is bounded by a block, whatever the file'
 """
 
 import csv
+import functools
+import gzip
 import io
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
@@ -35,8 +39,13 @@ class Batch:
     record_number: np.ndarray
     columns: dict[str, pa.Array]
     shape_reason: list[str | None] | None = None  # per record, when any is broken in shape
-    given: list[str | None] | None = None  # the record as given, when it is not its fields
+    # The text of records as given (a JSON line, a CSV row, without its line ending), by their
+    # places in the batch; asked only for the few that are quarantined. None for Parquet.
+    as_given: Callable[[list[int]], list[str | None]] | None = None
     extra: dict[str, pa.Array] = field(default_factory=dict)  # secret fields, never stored
+    # Items of the file read and passed over as no record of the kind (spans without token
+    # usage, tally.load.otlp_spans), before the batch's records.
+    skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.record_number)
@@ -47,11 +56,9 @@ def wanted_fields(kind: Kind) -> list[str]:
 
 
 def _empty_as_null(array: pa.Array) -> pa.Array:
-    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        import pyarrow.compute as pc
-
-        if pc.min(pc.binary_length(array)).as_py() == 0:  # scanned once; rare in practice
-            return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
+    string = pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+    if string and pc.min(pc.binary_length(array)).as_py() == 0:  # scanned once; rare in practice
+        return pc.if_else(pc.equal(array, ""), pa.scalar(None, array.type), array)
     return array
 
 
@@ -72,23 +79,14 @@ def _batch(
     return Batch(np.arange(first, first + n, dtype=np.int64), columns, extra=extra, **rest)
 
 
-def _rows_batch(kind: Kind, numbers: list[int], rows: list[dict], reasons, given) -> Batch:
+def _rows_batch(kind: Kind, numbers: list[int], rows: list[dict], reasons, given: list[str]):
     """A batch from records parsed in Python (values already text or None)."""
     names = wanted_fields(kind)
     data = {name: pa.array([row.get(name) for row in rows], pa.string()) for name in names}
-    batch = _batch(kind, 0, pa.table(data))
+    batch = _batch(kind, 0, pa.table(data), as_given=lambda rows: [given[i] for i in rows])
     batch.record_number = np.array(numbers, dtype=np.int64)
     batch.shape_reason = reasons if any(reasons) else None
-    batch.given = given
     return batch
-
-
-def batches(fmt: str, kind: Kind, source: ByteSource) -> Iterator[Batch]:
-    if fmt == "jsonl":
-        return _jsonl(kind, source)
-    if fmt == "csv":
-        return _csv(kind, source)
-    return _parquet(kind, source)
 
 
 # --- JSON Lines -------------------------------------------------------------------------------
@@ -116,7 +114,7 @@ def _line_blocks(source: ByteSource) -> Iterator[bytes]:
         yield b"".join(pending)
 
 
-def _jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+def jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     options = pajson.ParseOptions(
         explicit_schema=_json_schema(kind), unexpected_field_behavior="ignore"
     )
@@ -145,8 +143,9 @@ def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) ->
                 read_options=pajson.ReadOptions(block_size=len(block) + 1, use_threads=False),
                 parse_options=options,
             )
-            if table.num_rows == lines:  # pyarrow skips blank lines: then renumber in Python
-                yield _batch(kind, first, table)
+            # pyarrow skips blank lines (then renumber in Python) and matches keys with case
+            if table.num_rows == lines and not _keys_in_other_case(kind, table, block):
+                yield _batch(kind, first, table, as_given=_lines_of(block))
                 return
         except pa.ArrowInvalid:
             pass
@@ -163,17 +162,74 @@ def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) ->
     yield from _jsonl_block(kind, first + head_lines, tail, lines - head_lines, source, options)
 
 
+def _line_ends(block: bytes) -> np.ndarray:
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == ord("\n"))
+    return ends if block.endswith(b"\n") else np.append(ends, len(block))
+
+
+def _lines_of(block: bytes) -> Callable[[list[int]], list[str]]:
+    """The given lines of a block parsed whole, one record a line."""
+
+    def lines(rows: list[int]) -> list[str]:
+        ends = _line_ends(block)
+        starts = np.concatenate([[0], ends[:-1] + 1])
+        return [
+            block[starts[row] : ends[row]].decode("utf-8", "replace").removesuffix("\r")
+            for row in rows
+        ]
+
+    return lines
+
+
+def _keys_in_other_case(kind: Kind, table: pa.Table, block: bytes) -> bool:
+    """Whether a line may spell a field's key in other case (`Event_ID`), which pyarrow, matching
+    keys with case, reads as absent. Looked for where it costs next to nothing: in the block's
+    first line (an exporter spells its keys alike in every record), and in the lines of records
+    that lack a required field (as a record with its keys spelled otherwise does). A search of
+    every line lacking any field cost a third of the block's parsing time."""
+    keys = [f'"{name}"'.encode() for name in kind.field_names]
+    if _spelled_otherwise(block[: block.find(b"\n")], keys):
+        return True
+    lacking = [name for name in kind.required if table.column(name).null_count]
+    if not lacking:
+        return False
+    absent = functools.reduce(pc.or_, (pc.is_null(table.column(name)) for name in lacking))
+    rows = np.flatnonzero(absent.combine_chunks().to_numpy(zero_copy_only=False))
+    ends = _line_ends(block)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return any(
+        _spelled_otherwise(block[start:end], keys)
+        for start, end in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+    )
+
+
+def _spelled_otherwise(line: bytes, keys: list[bytes]) -> bool:
+    lower = line.lower()
+    return any(key not in line and key in lower for key in keys)
+
+
 def _text(value) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
+    if isinstance(value, Decimal):  # digit for digit, never through a float: 12.0 stays 12.0
+        return str(value)
     return json.dumps(value)
 
 
-_SCALAR = (str, int, float, type(None))
+_SCALAR = (str, int, Decimal, type(None))
+
+
+def _fields_without_case(record: dict, names: list[str]) -> dict:
+    """The record's values by field name, keys matched without case: a key spelled as the field
+    wins, else the first key that differs only by case."""
+    found = {}
+    for key, value in record.items():
+        name = key.lower()
+        if name in names and (key == name or name not in found):
+            found[name] = value
+    return found
 
 
 def _jsonl_slowly(kind: Kind, first: int, block: bytes, source: ByteSource) -> Batch:
@@ -193,7 +249,7 @@ def _jsonl_slowly(kind: Kind, first: int, block: bytes, source: ByteSource) -> B
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_float=Decimal)  # 12.0 and 1.2e1 as written
         except (json.JSONDecodeError, RecursionError):
             if offset == last and not source.ends_with_newline:
                 raise FileRejected(f"truncated: the last line ({number}) is cut short") from None
@@ -201,6 +257,7 @@ def _jsonl_slowly(kind: Kind, first: int, block: bytes, source: ByteSource) -> B
         if reason is None and not isinstance(record, dict):
             reason = "not a JSON object"
         elif reason is None:
+            record = _fields_without_case(record, names)
             for name in text_fields:
                 value = record.get(name)
                 if isinstance(value, bool) or not isinstance(value, _SCALAR):
@@ -252,8 +309,15 @@ def _header(source: ByteSource) -> tuple[list[str], bytes, Iterator[bytes]]:
         text = line_one.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise FileRejected("not UTF-8 text (line 1)") from error
-    names = [name.strip().lower() for name in next(csv.reader([text]), [])]
-    return names, head, blocks
+    return column_names(next(csv.reader([text]), [])), head, blocks
+
+
+def column_names(given: list[str]) -> list[str]:
+    """Names to match fields by: without case or surrounding spaces. An unnamed column (a
+    spreadsheet's blank trailing header cells) gets a name no field has (a leading space: names
+    are stripped), so it is ignored like any unknown column."""
+    names = [name.strip().lower() for name in given]
+    return [name or f" unnamed {place}" for place, name in enumerate(names, 1)]
 
 
 def check_columns(kind: Kind, columns: list[str]) -> None:
@@ -265,10 +329,112 @@ def check_columns(kind: Kind, columns: list[str]) -> None:
         raise FileRejected(f"column {', '.join(duplicated)} appears twice")
 
 
-def _csv(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+def _csv_text(raw) -> io.TextIOWrapper:
+    """A binary stream as the text csv reads (lines keep their endings)."""
+    return io.TextIOWrapper(raw, "utf-8-sig", newline="")
+
+
+def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
+    """CSV rows, each with its text as given (a quoted field may hold line breaks), without its
+    line ending; empty lines are not rows."""
+    taken: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for line in lines:
+            taken.append(line)
+            yield line
+
+    reader = csv.reader(feed(), strict=True)
+    for row in reader:
+        text = "".join(taken)
+        taken.clear()
+        if row:
+            yield row, text.removesuffix("\n").removesuffix("\r")
+
+
+def _row_spans(raw) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+    """A CSV file's rows in blocks, as (bytes, starts, ends), the header first: a row ends at a
+    line break after an even number of quotes in it (a quoted field may hold line breaks), its
+    text without the line ending; empty lines are not rows. Found with numpy, block by block."""
+    carry = b""
+    while True:
+        block = raw.read(BLOCK_BYTES)
+        data = carry + block
+        if not block:
+            text = data.rstrip(b"\r\n")
+            if text:
+                yield text, np.array([0]), np.array([len(text)])
+            return
+        array = np.frombuffer(data, np.uint8)
+        breaks = np.flatnonzero(array == ord("\n"))
+        quotes = np.flatnonzero(array == ord('"'))
+        row_breaks = breaks[np.searchsorted(quotes, breaks) % 2 == 0]
+        if not len(row_breaks):
+            carry = data
+            continue
+        starts = np.concatenate([[0], row_breaks[:-1] + 1])
+        ends = row_breaks - ((array[row_breaks - 1] == ord("\r")) & (row_breaks > starts))
+        rows = ends > starts
+        yield data, starts[rows], ends[rows]
+        carry = data[row_breaks[-1] + 1 :]
+
+
+class _RowTexts:
+    """The text of CSV rows by number, from a second reading of the file, only once a row of it
+    is quarantined (rows are asked for in increasing order; the reading never goes back). Each
+    text is checked against the fields pyarrow read from it: a row found otherwise (a quote
+    inside an unquoted field throws the count of quotes) has no text, None."""
+
+    def __init__(self, path: Path, gz: bool, names: list[str]):
+        self._path, self._gz, self._names = path, gz, names
+        self._raw = None
+        self._spans: Iterator[tuple[bytes, np.ndarray, np.ndarray]] = iter(())
+        self._first, self._data = 0, b""  # the number of the first row of the block (header 0)
+        self._starts = self._ends = np.zeros(0, np.int64)
+
+    def get(self, numbers: list[int], fields: list[dict]) -> list[str | None]:
+        if self._raw is None:
+            self._raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
+            self._spans = _row_spans(self._raw)
+        texts: list[str | None] = []
+        for number, expected in zip(numbers, fields, strict=True):
+            while number >= self._first + len(self._starts):
+                self._first += len(self._starts)
+                self._data, self._starts, self._ends = next(self._spans, (b"", [0], [0]))
+            row = number - self._first
+            text = self._data[self._starts[row] : self._ends[row]].decode("utf-8", "replace")
+            texts.append(text if self._agrees(text, expected) else None)
+        return texts
+
+    def _agrees(self, text: str, expected: dict) -> bool:
+        given = next(csv.reader(io.StringIO(text, newline="")), [])
+        if len(given) != len(self._names):
+            return False
+        given = dict(zip(self._names, given, strict=True))
+        return all(
+            given[name] == value or (value is None and given[name] in _CSV_NULLS)
+            for name, value in expected.items()
+        )
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+
+
+_CSV_NULLS = frozenset(pacsv.ConvertOptions().null_values)
+
+
+def _row_texts(texts: _RowTexts, first: int, batch: pa.RecordBatch, rows: list[int]):
+    """The texts of a batch's rows (by their places in it) that pyarrow read."""
+    return texts.get([first + row for row in rows], batch.take(pa.array(rows)).to_pylist())
+
+
+def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    """CSV with pyarrow's streaming reader; raises Restart at a row it cannot take."""
     names, head, blocks = _header(source)
     check_columns(kind, names)
     present = [name for name in wanted_fields(kind) if name in names]
+    row_texts = _RowTexts(source.path, source.gz, names)
     first = 1
     try:
         reader = pacsv.open_csv(
@@ -285,12 +451,32 @@ def _csv(kind: Kind, source: ByteSource) -> Iterator[Batch]:
             ),
         )
         for record_batch in reader:
-            yield _batch(kind, first, record_batch, empty_is_null=True)
+            yield _batch(
+                kind,
+                first,
+                record_batch,
+                empty_is_null=True,
+                as_given=functools.partial(_row_texts, row_texts, first, record_batch),
+            )
             first += record_batch.num_rows
     except pa.ArrowInvalid as error:
         if "UTF8" in str(error):
             raise FileRejected("not UTF-8 text") from error
         raise Restart from error
+    finally:
+        row_texts.close()
+
+
+class _LineCounter:
+    """Lines of a text stream, counted (where a CSV error or a bad byte is)."""
+
+    def __init__(self, stream):
+        self._stream, self.count = stream, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._stream:
+            self.count += 1
+            yield line
 
 
 class Restart(Exception):  # noqa: N818
@@ -301,33 +487,30 @@ def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     """Row by row with Python's csv module: a row with the wrong number of fields is quarantined."""
     source.restart()
     names, head, blocks = _header(source)
-    text = io.TextIOWrapper(io.BufferedReader(_Blocks(blocks, head)), "utf-8-sig", newline="")
-    rows_in = csv.reader(text, strict=True)
+    lines = _LineCounter(_csv_text(io.BufferedReader(_Blocks(blocks, head))))
+    rows_in = _rows_as_given(lines)
     width = len(names)
     numbers, rows, reasons, given = [], [], [], []
     number = 1
     try:
         next(rows_in, None)
-        for row in rows_in:
-            if not row:
-                continue
+        for row, text in rows_in:
             numbers.append(number)
+            given.append(text)
             if len(row) == width:
                 rows.append(dict(zip(names, row, strict=True)))
                 reasons.append(None)
-                given.append(None)
             else:
                 rows.append({})
                 reasons.append(f"wrong number of fields: {len(row)}, the header has {width}")
-                given.append(",".join(row))
             number += 1
             if len(rows) >= PARQUET_BATCH_ROWS:
                 yield _rows_batch(kind, numbers, rows, reasons, given)
                 numbers, rows, reasons, given = [], [], [], []
     except UnicodeDecodeError as error:
-        raise FileRejected(f"not UTF-8 text (near line {rows_in.line_num + 1})") from error
+        raise FileRejected(f"not UTF-8 text (near line {lines.count + 1})") from error
     except csv.Error as error:
-        where = f"line {rows_in.line_num}"
+        where = f"line {lines.count}"
         if not source.ends_with_newline:
             raise FileRejected(f"truncated: the last record is cut short ({where})") from error
         raise FileRejected(f"not valid CSV at {where}: {error}") from error
@@ -338,7 +521,18 @@ def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
 # --- Parquet ----------------------------------------------------------------------------------
 
 
-def _parquet(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+def parquet_records(path: Path) -> int:
+    """A Parquet file's records, from its metadata; 0 when it is not Parquet (its load then
+    fails with one line)."""
+    import pyarrow.parquet as pq  # 0.14 s to import: only for Parquet
+
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError):
+        return 0
+
+
+def parquet(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     import pyarrow.parquet as pq
 
     with tempfile.TemporaryDirectory(prefix="tally-load-") as scratch:
@@ -357,8 +551,10 @@ def _parquet(kind: Kind, source: ByteSource) -> Iterator[Batch]:
             parquet = pq.ParquetFile(path, pre_buffer=False)
         except (pa.ArrowException, OSError) as error:
             raise FileRejected(f"not a Parquet file ({first_line(error)})") from error
-        by_name = {name.strip().lower(): name for name in parquet.schema_arrow.names}
-        check_columns(kind, list(by_name))
+        given = parquet.schema_arrow.names
+        names = column_names(given)
+        check_columns(kind, names)
+        by_name = dict(zip(names, given, strict=True))
         present = [name for name in wanted_fields(kind) if name in by_name]
         first = 1
         try:

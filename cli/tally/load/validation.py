@@ -8,19 +8,30 @@ previous batch, so validation costs the database nothing.
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from tally.arrow_bytes import value_bytes
-from tally.load.kinds import KEY_PREFIX_LENGTH, KEY_PREFIX_MAX, SECRET_FIELDS, Field, Kind
+from tally.load.kinds import (
+    KEY_PREFIX_LENGTH,
+    KEY_PREFIX_MAX,
+    SECRET_FIELDS,
+    SERVICE_TIERS,
+    Field,
+    Kind,
+)
 from tally.load.parsing import Batch
 
-ISO_8601 = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
+ISO_8601 = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
 _DATE_ONLY = r"^\d{4}-\d{2}-\d{2}$"
+_FRACTION_BEYOND_MICROSECONDS = r"(:\d{2}\.\d{6})\d+"
 _HAS_ZONE = r"(Z|[+-]\d{2}(:?\d{2})?)$"
 MAX_BIGINT = "9223372036854775807"
+# A number in decimal or exponent notation (not plain digits, which the fast path takes).
+_DECIMAL = r"^-?[0-9]+(\.[0-9]*([eE][+-]?[0-9]+)?|[eE][+-]?[0-9]+)$"
 FUTURE_SLACK_US = 24 * 3600 * 1_000_000  # event_time may be at most 24 h after the load's start
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -68,7 +79,7 @@ def _np(array) -> np.ndarray:
 
 def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
     if pa.types.is_timestamp(column.type):
-        return column.cast(pa.timestamp("us", tz=column.type.tz or "UTC"))
+        return _to_microseconds(column)
     if not pa.types.is_string(column.type):
         column = column.cast(pa.string())
     in_utc = pc.ends_with(column, "Z")
@@ -84,6 +95,9 @@ def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
         )
     except pa.ArrowInvalid:
         pass
+    # pyarrow parses at most six fractional digits into microseconds: more (.NET's seven, Go's
+    # nine) are cut, never rounded, so 00:59:59.9999999 stays in hour 00.
+    column = pc.replace_substring_regex(column, _FRACTION_BEYOND_MICROSECONDS, r"\1")
     shaped = pc.match_substring_regex(column, ISO_8601)
     reasons.add(pc.and_(pc.is_valid(column), pc.invert(shaped)), _not_iso(field))
     text = pc.if_else(shaped, column, pa.scalar(None, pa.string()))
@@ -106,6 +120,17 @@ def _timestamps(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
                 broken[i] = True
                 reasons.add(broken, _not_iso(field))
         return pa.array(values, pa.int64()).cast(TIMESTAMP)
+
+
+def _to_microseconds(column: pa.Array) -> pa.Array:
+    """A timestamp column in microseconds, zoned ones their instant, naive ones UTC; nanoseconds
+    floored (cut towards the past, as the digits of a text timestamp are)."""
+    tz = column.type.tz or "UTC"
+    if column.type.unit != "ns":
+        return column.cast(pa.timestamp("us", tz=tz))
+    nanoseconds = column.cast(pa.int64())
+    floored = np.floor_divide(nanoseconds.fill_null(0).to_numpy(), 1000)
+    return pa.array(floored, pa.timestamp("us", tz=tz), mask=_np(pc.is_null(nanoseconds)))
 
 
 def _has_zone(column: pa.Array, in_utc: pa.Array | None = None) -> pa.Array:
@@ -136,6 +161,7 @@ def _integers(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
             return column.cast(pa.int64())
         except pa.ArrowInvalid:
             pass
+    column = _whole_numbers_as_digits(column)
     digits = pc.match_substring_regex(column, r"^[0-9]+$")
     present = pc.is_valid(column)
     negative = pc.match_substring_regex(column, r"^-[0-9]+$")
@@ -148,6 +174,23 @@ def _integers(column: pa.Array, field: Field, reasons: _Reasons) -> pa.Array:
     reasons.add(pc.and_(digits, too_big), f"{field.name} exceeds 64 bits")
     keep = pc.and_(digits, pc.invert(pc.fill_null(too_big, False)))
     return pc.if_else(keep, column, pa.scalar(None, pa.string())).cast(pa.int64())
+
+
+def _whole_numbers_as_digits(column: pa.Array) -> pa.Array:
+    """Decimal and exponent notation of a whole number as its digits: `12.0`, `12.00`, `1.2e1`
+    and `1.2E+1` are 12 (JSON writers and spreadsheets write integers so); `12.5` stays as
+    given, not an integer. Such values are rare: each is read by Python's Decimal."""
+    decimal = pc.match_substring_regex(column, _DECIMAL)
+    rows = np.flatnonzero(_np(decimal))
+    if not len(rows):
+        return column
+    values = column.to_pylist()
+    for row in rows.tolist():
+        number = Decimal(values[row])
+        if number == number.to_integral_value():  # too large for 64 bits: 20 digits say so
+            big = number.adjusted() >= len(MAX_BIGINT)
+            values[row] = str(int(number)) if not big else "-" * (number < 0) + "9" * 20
+    return pa.array(values, pa.string())
 
 
 def _may_hold(column: pa.Array, characters: bytes) -> bool:
@@ -199,6 +242,11 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
                 pc.invert(pc.is_in(column, pa.array(["success", "error"]))),
                 f"{field.name} is not success or error",
             )
+        if field.type == "service_tier":
+            reasons.add(
+                pc.and_(pc.is_valid(column), pc.invert(pc.is_in(column, pa.array(SERVICE_TIERS)))),
+                f"{field.name} is not {', '.join(SERVICE_TIERS[:-1])} or {SERVICE_TIERS[-1]}",
+            )
         if field.type == "timezone":
             known = pc.is_in(column, pa.array(sorted(context.timezones)))
             reasons.add(
@@ -206,6 +254,8 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
                 f"{field.name} is not an IANA time zone known to the database",
             )
         typed[field.name] = column
+    for total, parts in kind.breakdowns:
+        _breakdown(typed, total, parts, reasons)
     broken = ~reasons.open
     if broken.any():  # a broken record is kept as given, not as fields (which may hold a NUL)
         mask = pa.array(broken)
@@ -218,6 +268,21 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
             **typed,
         }
     )
+
+
+def _breakdown(typed: dict[str, pa.Array], total: str, parts: tuple[str, ...], reasons) -> None:
+    """Parts of a total (absent = 0) that add up to more than it. Each part is compared with
+    what the earlier ones leave, so that no sum can overflow 64 bits."""
+    present = [part for part in parts if typed[part].null_count < len(typed[part])]
+    if not present:  # the common case for a file without the breakdown
+        return
+    left = typed[total]
+    broken = pa.nulls(len(left), pa.bool_())
+    for part in parts:
+        value = pc.fill_null(typed[part], 0)
+        broken = pc.or_kleene(broken, pc.greater(value, left))
+        left = pc.subtract(left, value)
+    reasons.add(broken, f"{' + '.join(parts)} exceeds {total}")
 
 
 def _derive_key_prefix(batch: Batch) -> None:
@@ -233,16 +298,20 @@ def _derive_key_prefix(batch: Batch) -> None:
 
 
 def _given(kind: Kind, batch: Batch, broken: np.ndarray) -> pa.Array:
-    """The record as given, for broken records only; never a secret."""
+    """The record as given, for broken records only: its text where it has one (JSON Lines,
+    CSV), else its fields as JSON (Parquet; api_keys, whose text may hold a secret)."""
     rows = np.flatnonzero(broken)
     if not len(rows):
         return pa.nulls(len(batch), pa.string())
     given: list[str | None] = [None] * len(batch)
+    if batch.as_given is not None and kind.name != "api_keys":
+        for row, text in zip(rows.tolist(), batch.as_given(rows.tolist()), strict=True):
+            if text is not None:
+                given[row] = text.replace("\x00", "\\u0000")  # text cannot hold NUL
     take = pa.array(rows)
     columns = {name: batch.columns[name].take(take).to_pylist() for name in kind.field_names}
     for i, row in enumerate(rows):
-        if batch.given is not None and batch.given[row] is not None and kind.name != "api_keys":
-            given[row] = batch.given[row].replace("\x00", "\\u0000")  # text cannot hold NUL
+        if given[row] is not None:
             continue
         record = {name: _jsonable(values[i]) for name, values in columns.items()}
         prefix = record.get("key_prefix")

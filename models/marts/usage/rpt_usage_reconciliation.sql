@@ -20,7 +20,7 @@
         on_schema_change='fail',
         pre_hook=["{{ rollup_lock_watermark() }}"],
         post_hook=[
-            "{{ rollup_record_state(prices=ref('stg_reference__model_prices'), organization_timezones=ref('int_organizations_versioned')) }}",
+            "{{ rollup_record_state(prices=ref('int_model_prices_banded'), organization_timezones=ref('int_organizations_versioned')) }}",
             "{{ usage_reconciliation_drop_empty_rows() }}",
         ],
     )
@@ -67,7 +67,7 @@ raw_{{ basis }}_deltas as (
             events=ref('stg_platform__events'),
             voids=ref('stg_platform__voids'),
             load_batches=ref('stg_platform__load_batches'),
-            prices=ref('stg_reference__model_prices'),
+            prices=ref('int_model_prices_banded'),
             events_indexed=ref('int_events_indexed'),
             organization_timezones=ref('int_organizations_versioned'),
         ) | indent(8) }}
@@ -125,8 +125,7 @@ counted_events as (
 
     select
         events.*,
-        {{ usage_cost('events.input_tokens', 'events.output_tokens',
-                      'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd,
+        {{ usage_cost('events', 'prices') }} as cost_usd,
         coalesce(timezones.timezone, 'UTC') as org_timezone
     from {{ ref('stg_platform__events') }} as events
     inner join {{ ref('stg_platform__load_batches') }} as event_batches
@@ -135,11 +134,8 @@ counted_events as (
         on events.event_id = voids.event_id
     left join {{ ref('stg_platform__load_batches') }} as void_batches
         on voids.batch_id = void_batches.batch_id
-    left join {{ ref('stg_reference__model_prices') }} as prices
-        on
-            events.model_id = prices.model_id
-            and events.event_at >= prices.effective_from
-            and (prices.effective_to is null or events.event_at < prices.effective_to)
+    left join {{ ref('int_model_prices_banded') }} as prices
+        on {{ usage_price_matches('events', 'prices') }}
     left join timezones
         on events.org_id = timezones.org_id
     where
