@@ -69,9 +69,9 @@ analytics-verify: $(INSTALLED) ## Load a generated sample in batches, roll up, v
 test: $(INSTALLED) ## Run the test suite but its slow and Spark tests (pytest, dbt on the embedded database)
 	$(BIN)/pytest -m "not slow and not spark"
 
-test-slow: $(INSTALLED) ## Run the slow and Spark tests (CI runs them after `make test`)
+test-slow: $(INSTALLED) prometheus chromium ## Run the slow and Spark tests (CI runs them after `make test`), installing Prometheus, Chromium and PostgreSQL 15 where missing
 	@# pytest's exit status 5 means no test is marked so: nothing to run is not a failure
-	$(BIN)/pytest -m "slow or spark" || test $$? -eq 5
+	TALLY_PG15_BIN="$$(ci/postgres15.sh)" $(BIN)/pytest -m "slow or spark" || test $$? -eq 5
 
 check-package: ## Install the package into a fresh virtualenv, init a project outside the checkout, run it
 	ci/check-package.sh $(PYTHON)
