@@ -177,8 +177,9 @@ def test_build_runs_and_tests_every_model_seed_and_snapshot(built):
         "model.tally.stg_reference__model_prices",
     ):
         assert required in nodes
+    # Unit tests run in `tally verify` and a plain `dbt build`, not in every production rollup.
     not_run = sorted(uid for uid in nodes if uid not in results)
-    assert not_run == []
+    assert not_run == sorted(uid for uid, kind in nodes.items() if kind == "unit_test")
     failed = {uid: status for uid, status in results.items() if status not in ("success", "pass")}
     assert failed == {}
 
