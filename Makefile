@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install prometheus chromium analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup bench-queries db-stop clean
+.PHONY: help install prometheus chromium analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup bench-queries bench-scale db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -85,7 +85,7 @@ lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/tally db start >/dev/null
 	eval "$$($(BIN)/tally db env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
 
-bench: bench-load bench-rollup bench-queries ## All benchmarks; each prints its figures
+bench: bench-load bench-rollup bench-queries bench-scale ## All benchmarks; each prints its figures
 
 bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet beside psql \copy
 	$(BIN)/python benchmarks/bench_load.py
@@ -95,6 +95,9 @@ bench-rollup: $(INSTALLED) ## Incremental rollup after 1% late events vs full re
 
 bench-queries: $(INSTALLED) ## Analysts' questions on raw events, a TokenLedger-style view and the rollups, 3M events
 	$(BIN)/python benchmarks/bench_queries.py
+
+bench-scale: $(INSTALLED) ## tally rollup per kind of change vs full refresh, 3M events (EVENTS=30000000)
+	$(BIN)/python benchmarks/bench_scale.py --events $(or $(EVENTS),3000000)
 
 db-stop: ## Stop the embedded database (and the one of analytics-verify)
 	@test -x $(BIN)/tally && $(BIN)/tally db stop || true

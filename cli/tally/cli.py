@@ -275,6 +275,11 @@ def load(target, kind, as_json, paths):
 def rollup(target, full_refresh):
     """Build seeds, snapshots, models and their tests incrementally (dbt build).
 
+    Each data test covers what the run changed (the load batches it rolls up; rules the
+    database enforces are checked in its catalog); unit tests and whole-table tests run in
+    `tally verify`, `make test` and a plain `dbt build`. Seeds and snapshots whose input is
+    unchanged since the last rollup are left as they are.
+
     \b
     Example:
       tally rollup
@@ -284,6 +289,8 @@ def rollup(target, full_refresh):
     summary = run_rollup(target, full_refresh)
     for table, rows in sorted(summary.rows_changed.items()):
         click.echo(f"{table}: {rows} rows changed")
+    if summary.unchanged:
+        click.echo(f"input unchanged, not rebuilt: {', '.join(summary.unchanged)}")
 
 
 @cli.command(context_settings=CONTEXT)

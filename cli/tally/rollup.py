@@ -4,17 +4,23 @@ from dataclasses import dataclass, field
 
 import click
 
-from tally import locks
+from tally import locks, rollup_inputs
 from tally.database import connect
 from tally.dbt_invocation import run_dbt
 from tally.errors import TallyError
 from tally.migrations import apply_pending
+from tally.paths import project_dir
+
+# Unit tests prove the SQL, not the data: they run in `make test` and CI, and in `tally verify`;
+# so do the data tests that compare whole tables (tag whole_table), which no index can scope.
+ROLLUP_SELECTION = ("--exclude", "resource_type:unit_test", "tag:whole_table")
 
 
 @dataclass
 class RollupSummary:
     rows_changed: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # seeds and snapshots left as they were
 
 
 def _summarise(result) -> RollupSummary:
@@ -30,14 +36,29 @@ def _summarise(result) -> RollupSummary:
 
 
 def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
-    """Build everything with dbt; rollups of the same database wait for each other."""
+    """Build everything with dbt but the unit tests, and the seeds and snapshots whose input is
+    unchanged (tally.rollup_inputs); each data test covers what the run changed
+    (TALLY_TEST_SCOPE=run, see macros/schema/get_where_subquery.sql). Rollups of the same
+    database wait for each other."""
     with connect(target, autocommit=True) as lock_conn:
         apply_pending(lock_conn)
         if not lock_conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
             click.echo("waiting for another tally rollup on this database to finish...", err=True)
             lock_conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
-        result = run_dbt(target, "build", *(["--full-refresh"] if full_refresh else []))
+        inputs = rollup_inputs.fingerprints(lock_conn, project_dir())
+        unchanged = [] if full_refresh else rollup_inputs.unchanged(lock_conn, inputs)
+        result = run_dbt(
+            target,
+            "build",
+            *ROLLUP_SELECTION,
+            *unchanged,
+            *(["--full-refresh"] if full_refresh else []),
+            env={"TALLY_TEST_SCOPE": "run"},
+        )
+        if result.success:
+            rollup_inputs.record(lock_conn, inputs)
     summary = _summarise(result)
+    summary.unchanged = unchanged
     if not result.success:
         detail = ", ".join(summary.failed) or str(result.exception or "see dbt's output above")
         raise TallyError(f"dbt build failed: {detail}")

@@ -1,4 +1,4 @@
-{% macro rollup_record_state(prices, organization_timezones=none) -%}
+{% macro rollup_record_state(prices=none, organization_timezones=none) -%}
     {#-
         Post-hook, inside the model's transaction: records what the table now reflects (the
         run's upper commit_seq, the price list, the organizations' time zones as of that
@@ -16,11 +16,14 @@
         runs.invocation_id = '{{ invocation_id }}'
         and watermarks.model_name = '{{ model_name }}';
 
+    {%- if prices is not none %}
+
     delete from {{ source('rollup_state', 'rollup_applied_prices') }} where model_name = '{{ model_name }}';
     insert into {{ source('rollup_state', 'rollup_applied_prices') }}
         (model_name, {{ usage_price_columns() | join(', ') }})
     select '{{ model_name }}', {{ usage_price_columns() | join(', ') }}
     from {{ prices }};
+    {%- endif %}
 
     {%- if organization_timezones is not none %}
     delete from {{ source('rollup_state', 'rollup_applied_timezones') }} where model_name = '{{ model_name }}';
