@@ -71,8 +71,9 @@ def run_dbt(target: str, *args: str, env: dict[str, str] | None = None):
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(target))
-    previous = {name: os.environ.get(name) for name in env or {}}
-    os.environ.update(env or {})
+    extra_env = env or {}
+    previous = {name: os.environ.get(name) for name in extra_env}
+    os.environ.update(extra_env)
     try:
         with tracing.span(f"dbt {args[0]}", **{"dbt.command": " ".join(args)}) as span:
             callbacks, extra = _callbacks(args)

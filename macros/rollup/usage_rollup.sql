@@ -187,26 +187,19 @@ changed_events as (
 
     union
 
-    -- events under a changed price band: found by model and time in the lookup, then by key,
-    -- and kept when the band bills them (their tier and input tokens within its threshold range)
+    -- events under a changed price row, found by model and time in the lookup, then by key
     select
         events.*
     from {{ events }} as events
-    where
-        events.event_id = any(array(
-            select indexed.event_id
-            from {{ events_indexed }} as indexed
-            inner join changed_prices
-                on
-                    indexed.model_id = changed_prices.model_id
-                    and indexed.event_at >= changed_prices.effective_from
-                    and (changed_prices.effective_to is null or indexed.event_at < changed_prices.effective_to)
-        ))
-        and exists (
-            select
-            from changed_prices
-            where {{ usage_price_matches('events', 'changed_prices') }}
-        )
+    where events.event_id = any(array(
+        select indexed.event_id
+        from {{ events_indexed }} as indexed
+        inner join changed_prices
+            on
+                indexed.model_id = changed_prices.model_id
+                and indexed.event_at >= changed_prices.effective_from
+                and (changed_prices.effective_to is null or indexed.event_at < changed_prices.effective_to)
+    ))
     {%- if by_local_date %}
 
     union

@@ -8,8 +8,6 @@ create table if not exists ops.rollup_runs (
     upper_commit_seq bigint not null,
     started_at timestamptz not null default now()
 );
--- the lowest watermark of the rollups when the run started: its batches are those above it
-alter table ops.rollup_runs add column if not exists lower_commit_seq bigint not null default 0;
 
 create table if not exists ops.rollup_watermarks (
     model_name text primary key,
