@@ -6,7 +6,7 @@
    full refresh; nothing new; after 1 % late events (copies of loaded events with new ids, event
    times spread over the last 30 days); after a price edit of one model; after one
    organization's time-zone change; then `tally verify` (whole-table tests and reconciliation).
-3. Append one line per run to benchmarks/bench_scale_results.csv (commit, UTC time, figures).
+3. Append one line per run to benchmarks/results/scale.jsonl (commit, UTC time, figures).
 
 Usage: python benchmarks/bench_scale.py [--events N]   (make bench-scale)
 Targets: nothing new <= max(3 s, 5 % of the full refresh); 1 % late events <= 10 % of it.
@@ -27,20 +27,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import results  # benchmarks/results.py
 
 BENCHMARKS = Path(__file__).resolve().parent
 PROJECT = BENCHMARKS.parent
-RESULTS = BENCHMARKS / "bench_scale_results.csv"
-PROJECT_PARTS = (
-    "dbt_project.yml",
-    "profiles.example.yml",
-    "models",
-    "macros",
-    "seeds",
-    "snapshots",
-    "tests",
-    "analyses",
-)
+sys.path.insert(0, str(PROJECT / "cli"))
+from tally.project_layout import PROJECT_CONTENTS  # noqa: E402
+
 STEPS = ("full_refresh", "nothing_new", "late_1pct", "price_edit", "timezone_change", "verify")
 
 
@@ -97,25 +90,18 @@ def move_an_organization(data: Path, out: Path) -> str:
     return first["org_id"]
 
 
-def commit() -> str:
-    found = subprocess.run(
-        ["git", "-C", str(PROJECT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    )
-    return found.stdout.strip() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3_000_000)
     parser.add_argument("--late-share", type=float, default=0.01)
     options = parser.parse_args()
 
-    measured = commit()  # the code measured: the checkout may move on while the run goes
+    measured = results.commit()  # the code measured: the checkout may move on while the run goes
     home = Path(tempfile.mkdtemp(prefix="tally-bench-scale-"))
     home.chmod(0o755)
     project = home / "project"
     project.mkdir()
-    for part in PROJECT_PARTS:
+    for part in PROJECT_CONTENTS:
         source = PROJECT / part
         if source.is_dir():
             shutil.copytree(source, project / part)
@@ -179,29 +165,15 @@ def main() -> None:
         f"{'met' if wall['nothing_new'] <= nothing_target else 'NOT met'}"
     )
     print(f"1 % late <= 10 % of full: {'met' if wall['late_1pct'] <= 0.10 * full else 'NOT met'}")
-    new_file = not RESULTS.exists()
-    with RESULTS.open("a", newline="") as handle:
-        writer = csv.writer(handle)
-        if new_file:
-            writer.writerow(
-                [
-                    "commit",
-                    "utc_time",
-                    "events",
-                    *(f"{s}_wall_s" for s in STEPS),
-                    *(f"{s}_models_s" for s in STEPS[:5]),
-                ]
-            )
-        writer.writerow(
-            [
-                measured,
-                datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                options.events,
-                *(f"{wall[s]:.1f}" for s in STEPS),
-                *(f"{models[s]:.1f}" for s in STEPS[:5]),
-            ]
-        )
-    print(f"appended to {RESULTS.relative_to(PROJECT)}")
+    results.append(
+        "scale",
+        {
+            "events": options.events,
+            "wall_seconds": {step: round(wall[step], 1) for step in STEPS},
+            "model_seconds": {step: round(models[step], 1) for step in STEPS[:5]},
+        },
+        measured_commit=measured,
+    )
 
 
 if __name__ == "__main__":
