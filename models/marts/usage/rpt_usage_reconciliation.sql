@@ -1,9 +1,10 @@
 -- Compares, per organization and local date, every summed measure of the raw events
 -- (deduplicated, not voided, priced on their own join) with what each rollup holds, and says
--- whether they agree. Daily rows are compared by the local date of each event; hourly rows by the
--- local date of their UTC hour start (an hour can straddle two local dates in zones such as
--- +05:30), and the raw side is computed on the same basis for each comparison. Everything is as
--- of this run's upper bound.
+-- whether they agree: counts, tokens and the token breakdowns (cache reads and writes,
+-- reasoning), priced cost and unpriced requests. Daily rows are compared by the local date of
+-- each event; hourly rows by the local date of their UTC hour start (an hour can straddle two
+-- local dates in zones such as +05:30), and the raw side is computed on the same basis for each
+-- comparison. Everything is as of this run's upper bound.
 --
 -- Full refresh (`tally verify`, `--full-refresh`): every (org_id, usage_date), the raw side
 -- recomputed from all events. Incremental (`tally rollup`): only the pairs the run's change set
@@ -70,6 +71,7 @@ raw_{{ basis }}_deltas as (
             prices=ref('int_model_prices_banded'),
             events_indexed=ref('int_events_indexed'),
             organization_timezones=ref('int_organizations_versioned'),
+            dimensions=['org_id'],
         ) | indent(8) }}
     ) as deltas
     group by 1, 2

@@ -6,11 +6,21 @@ with
 
 rollups as (
 
-    select cast('{{ ref("fct_usage_hourly") }}' as regclass) as table_oid
+    select
+        cast('{{ ref("fct_usage_hourly") }}' as regclass) as table_oid,
+        5 as grain_columns
     union all
-    select cast('{{ ref("fct_usage_daily", v=1) }}' as regclass)
+    select
+        cast('{{ ref("fct_usage_daily", v=1) }}' as regclass),
+        5
     union all
-    select cast('{{ ref("fct_usage_daily", v=2) }}' as regclass)
+    select
+        cast('{{ ref("fct_usage_daily", v=2) }}' as regclass),
+        5
+    union all
+    select
+        cast('{{ ref("fct_usage_daily_by_model") }}' as regclass),
+        3
 
 ),
 
@@ -35,7 +45,7 @@ missing as (
             indexes.indrelid = rollups.table_oid
             and indexes.indisunique
             and indexes.indisvalid
-            and indexes.indnkeyatts = 5
+            and indexes.indnkeyatts = rollups.grain_columns
     )
 
     union all
