@@ -12,18 +12,9 @@ from conftest import PROJECT_DIR, SCHEMAS
 from tally.cli import cli
 from tally.dbt_invocation import run_dbt
 from tally.migrations import apply_pending
+from tally.project_layout import PROJECT_CONTENTS
 from usage_reference import Ledger, PriceList, actual_by_model, actual_rollup, by_model
 
-PROJECT_PARTS = (
-    "dbt_project.yml",
-    "profiles.example.yml",
-    "models",
-    "macros",
-    "seeds",
-    "snapshots",
-    "tests",
-    "analyses",
-)
 ROLLUPS = {
     "fct_usage_hourly": "hour",
     "fct_usage_daily_v1": "utc_date",
@@ -43,7 +34,7 @@ USAGE_SELECTION = (
 
 def copy_project(destination: Path) -> Path:
     destination.mkdir(parents=True, exist_ok=True)
-    for part in PROJECT_PARTS:
+    for part in PROJECT_CONTENTS:
         source = PROJECT_DIR / part
         if source.is_dir():
             shutil.copytree(source, destination / part, dirs_exist_ok=True)
