@@ -42,7 +42,8 @@ chromium: ## Install Debian's chromium (apt-get, as root) for the report's brows
 # duplicate, voided and bad records) arrives in three batches with a rollup after each; batch 1
 # brings users, API keys and a third of the events (their organizations still unknown: UTC days),
 # batch 2 the organizations (days move to local time zones), more events and the voids, batch 3
-# the rest and a file loaded again (skipped). `tally load` exits 3 when it quarantined records,
+# the rest, a file loaded again (skipped) and the legacy application's SQLite database (its
+# organizations, users, keys, usage and audit log). `tally load` exits 3 when it quarantined records,
 # which the sample's bad records make it do: accepted; 1 (a file failed) is not.
 VERIFY_HOME := $(abspath $(or $(VERIFY_HOME),$(TALLY_HOME)/verify))
 VERIFY_EVENTS ?= 20000
@@ -55,12 +56,13 @@ analytics-verify: $(INSTALLED) ## Load a generated sample in batches, roll up, v
 	@$(BIN)/tally db stop >/dev/null 2>&1 || true
 	rm -rf $(VERIFY_HOME) && mkdir -p $(SAMPLE) && chmod 755 $(VERIFY_HOME)
 	$(BIN)/tally generate --events $(VERIFY_EVENTS) --out $(SAMPLE) --seed 1 >/dev/null
+	$(BIN)/tally generate --format sqlite --events 2000 --out $(SAMPLE)/legacy --seed 2 >/dev/null
 	split -n l/3 -d --additional-suffix=.jsonl $(SAMPLE)/events.jsonl $(SAMPLE)/events-part-
 	$(call LOAD,$(SAMPLE)/users.jsonl $(SAMPLE)/api_keys.jsonl $(SAMPLE)/events-part-00.jsonl)
 	@$(call ROLLUP,1)
 	$(call LOAD,$(SAMPLE)/organizations.jsonl $(SAMPLE)/events-part-01.jsonl $(SAMPLE)/voids.jsonl)
 	@$(call ROLLUP,2)
-	$(call LOAD,$(SAMPLE)/events-part-02.jsonl $(SAMPLE)/events-part-00.jsonl)
+	$(call LOAD,$(SAMPLE)/events-part-02.jsonl $(SAMPLE)/events-part-00.jsonl $(SAMPLE)/legacy/app.db)
 	@$(call ROLLUP,3)
 	@echo && $(BIN)/python -m tally.verify.summary && echo
 	$(BIN)/tally verify
