@@ -1,4 +1,8 @@
 {% macro rollup_record_state(prices, organization_timezones=none) -%}
+    {{ return(adapter.dispatch('rollup_record_state', 'tally')(prices, organization_timezones)) }}
+{%- endmacro %}
+
+{% macro postgres__rollup_record_state(prices, organization_timezones) -%}
     {#-
         Post-hook, inside the model's transaction: records what the table now reflects (the
         run's upper commit_seq, the price list, the organizations' time zones as of that
@@ -34,4 +38,36 @@
     from {{ organization_timezones }}
     where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', invocation_id) }};
     {%- endif %}
+{%- endmacro %}
+
+{% macro spark__rollup_record_state(prices, organization_timezones) -%}
+    {#-
+        Post-hook: the same state as on PostgreSQL, each table partitioned by model_name and
+        its partition replaced whole. Without transactions the watermark is written last: a
+        run killed before it leaves the old watermark, and the next run recomputes the same
+        buckets and more (exact, since buckets are replaced whole).
+    -#}
+    {%- set model_name = this.identifier -%}
+    {%- if execute %}
+    {%- call statement('record_applied_prices') %}
+    insert overwrite table {{ source('rollup_state', 'rollup_applied_prices') }}
+    partition (model_name = '{{ model_name }}')
+    select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+    from {{ prices }}
+    {%- endcall %}
+    {%- if organization_timezones is not none %}
+    {%- call statement('record_applied_timezones') %}
+    insert overwrite table {{ source('rollup_state', 'rollup_applied_timezones') }}
+    partition (model_name = '{{ model_name }}')
+    select org_id, timezone
+    from {{ organization_timezones }}
+    where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', invocation_id) }}
+    {%- endcall %}
+    {%- endif %}
+    {%- endif %}
+    insert overwrite table {{ source('rollup_state', 'rollup_watermarks') }}
+    partition (model_name = '{{ model_name }}')
+    select upper_commit_seq, invocation_id, current_timestamp()
+    from {{ source('rollup_state', 'rollup_runs') }}
+    where invocation_id = '{{ invocation_id }}'
 {%- endmacro %}

@@ -1,4 +1,8 @@
 {% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none) -%}
+    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones)) }}
+{%- endmacro %}
+
+{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones) -%}
     {#-
         The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*): one row per
         (bucket, org_id, user_id, api_key_id, model_id) of every non-voided event loaded up to

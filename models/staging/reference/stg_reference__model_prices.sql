@@ -13,9 +13,9 @@ renamed as (
         provider,
         -- The seed's effective_from is a timestamp without time zone that means UTC: attach the
         -- zone here, explicitly, so the instant never depends on the session's time zone.
-        effective_from at time zone 'UTC' as effective_from,
-        cast(input_usd_per_1m as numeric) as input_usd_per_1m,
-        cast(output_usd_per_1m as numeric) as output_usd_per_1m
+        {{ utc_instant('effective_from') }} as effective_from,
+        cast(input_usd_per_1m as {{ dbt.type_numeric() }}) as input_usd_per_1m,
+        cast(output_usd_per_1m as {{ dbt.type_numeric() }}) as output_usd_per_1m
 
     from model_prices
 
