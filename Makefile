@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup db-stop clean
+.PHONY: help install prometheus chromium analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup bench-queries db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,6 +21,22 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 install: $(INSTALLED) ## Create the virtualenv and install tally with its tools
+
+# Prometheus and promtool, for the tests of `tally metrics` and the alert rules (Debian's package;
+# the tests skip, saying why, where it cannot be installed).
+prometheus: ## Install Prometheus and promtool (apt-get, as root) unless they are there
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  test "$$(id -u)" -eq 0 || { echo "error: installing prometheus needs root (apt-get)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends prometheus >/dev/null; }; }
+
+chromium: ## Install Debian's chromium (apt-get, as root) for the report's browser test, unless it is there
+	@command -v chromium >/dev/null || { \
+	  test "$$(id -u)" -eq 0 || { echo "error: installing chromium needs root (apt-get)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive \
+	       apt-get install -y -q --no-install-recommends chromium >/dev/null; }; }
 
 # The gate CI runs. It works in a state folder of its own, emptied first, so it never touches the
 # data in $(TALLY_HOME) and a second run starts where the first did: a generated sample (late,
@@ -70,13 +86,16 @@ lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/tally db start >/dev/null
 	eval "$$($(BIN)/tally db env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
 
-bench: bench-load bench-rollup ## All benchmarks; each prints its figures
+bench: bench-load bench-rollup bench-queries ## All benchmarks; each prints its figures
 
 bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet beside psql \copy
 	$(BIN)/python benchmarks/bench_load.py
 
 bench-rollup: $(INSTALLED) ## Incremental rollup after 1% late events vs full refresh, 10M events
 	$(BIN)/python benchmarks/bench_rollup.py
+
+bench-queries: $(INSTALLED) ## Analysts' questions on raw events, a TokenLedger-style view and the rollups, 3M events
+	$(BIN)/python benchmarks/bench_queries.py
 
 db-stop: ## Stop the embedded database (and the one of analytics-verify)
 	@test -x $(BIN)/tally && $(BIN)/tally db stop || true

@@ -1,12 +1,13 @@
 -- An organization's bill for one calendar month, by model: requests, tokens and cost.
--- The month is the organization's own calendar month (fct_usage_daily dates usage in the
--- organization's time zone). Compile with, e.g.:
+-- The month is the organization's own calendar month (usage dates are in the organization's
+-- time zone). Read from the serving table, which already holds one row per date, organization
+-- and model: the bill needs no user or key. Compile with, e.g.:
 --   dbt compile -s org_monthly_bill_by_model --vars '{org_id: org_acme, billing_month: 2026-11}'
 with
 
-usage_daily as (
+usage_by_model as (
 
-    select * from {{ ref('fct_usage_daily') }}
+    select * from {{ ref('fct_usage_daily_by_model') }}
 
 ),
 
@@ -26,14 +27,14 @@ billing_period as (
 
 usage_in_period as (
 
-    select usage_daily.*
+    select usage_by_model.*
 
-    from usage_daily
+    from usage_by_model
     cross join billing_period
     where
-        usage_daily.org_id = '{{ var("org_id", "org_acme") }}'
-        and usage_daily.usage_date >= billing_period.first_date
-        and usage_daily.usage_date < billing_period.end_date
+        usage_by_model.org_id = '{{ var("org_id", "org_acme") }}'
+        and usage_by_model.usage_date >= billing_period.first_date
+        and usage_by_model.usage_date < billing_period.end_date
 
 ),
 
@@ -46,10 +47,14 @@ final as (
         sum(usage_in_period.input_tokens) as input_tokens,
         sum(usage_in_period.output_tokens) as output_tokens,
         sum(usage_in_period.total_tokens) as total_tokens,
-        -- sum() skips NULLs: count the unpriced rows so a partial total is never mistaken
-        -- for the whole bill.
-        sum(usage_in_period.cost_usd) as cost_usd,
-        count(*) filter (where usage_in_period.cost_usd is null) as unpriced_row_count
+        -- the bill is whole only when every request is priced: cost_usd is NULL otherwise, and
+        -- priced_cost_usd with unpriced_request_count say what is known and what is missing
+        case
+            when sum(usage_in_period.unpriced_request_count) = 0
+                then sum(usage_in_period.priced_cost_usd)
+        end as cost_usd,
+        sum(usage_in_period.priced_cost_usd) as priced_cost_usd,
+        sum(usage_in_period.unpriced_request_count) as unpriced_request_count
 
     from usage_in_period
     left join models
@@ -59,4 +64,4 @@ final as (
 )
 
 select * from final
-order by cost_usd desc nulls last, model_id asc
+order by priced_cost_usd desc, model_id asc

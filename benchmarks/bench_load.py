@@ -42,7 +42,8 @@ BARE = """
 create table bench_bare (
     event_id text, org_id text, user_id text, api_key_id text, model_id text,
     event_time timestamptz, input_tokens bigint, output_tokens bigint, status text,
-    latency_ms bigint
+    latency_ms bigint, cache_read_input_tokens bigint, cache_write_input_tokens bigint,
+    reasoning_tokens bigint, service_tier text
 )"""
 
 

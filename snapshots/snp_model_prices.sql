@@ -15,9 +15,14 @@
         select
             model_id,
             provider,
+            service_tier,
+            min_input_tokens,
             effective_from,
             input_usd_per_1m,
-            output_usd_per_1m
+            output_usd_per_1m,
+            cache_read_usd_per_1m,
+            cache_write_usd_per_1m,
+            reasoning_usd_per_1m
 
         from model_prices
 

@@ -165,6 +165,7 @@ def _connect(target: str):
     anything: the embedded server is not started just to write the ledger."""
     import psycopg
 
+    from tally.sql_spans import cursor_factory
     from tally.targets import database_url, embedded_server
 
     if target == "local" and not embedded_server().is_running():
@@ -175,6 +176,7 @@ def _connect(target: str):
         connect_timeout=10,
         options="-c timezone=UTC",
         application_name="tally audit",
+        cursor_factory=cursor_factory(),
     )
 
 

@@ -1,13 +1,15 @@
 """The `tally` command line: a thin click layer over the modules that do the work."""
 
+import functools
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from tally import __version__
+from tally import __version__, logs, tracing
 from tally.audit import audited
+from tally.load.kinds import FILE_KINDS
 from tally.targets import default_target
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -41,7 +43,71 @@ def json_option(command):
     )
 
 
-@click.group(context_settings=CONTEXT)
+def _set_log_format(ctx, param, value):
+    logs.configure(value, _command_name(ctx))
+
+
+def log_format_option(command):
+    """The shared `--log-format` option, given to the group and every command by TallyGroup."""
+    return click.option(
+        "--log-format",
+        type=click.Choice(logs.FORMATS),
+        envvar=logs.ENV_VAR,
+        is_eager=True,
+        expose_value=False,
+        callback=_set_log_format,
+        help=f"stderr as plain lines or one JSON object a line [default: ${logs.ENV_VAR} or text].",
+    )(command)
+
+
+def _command_name(ctx) -> str:
+    return " ".join(ctx.command_path.split()[1:]) or "tally"
+
+
+def _traced(callback):
+    """A command's callback under the command's span; a failure or non-zero exit marks it."""
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        command = _command_name(click.get_current_context())
+        with tracing.span(
+            f"tally {command}", **{"tally.command": command, "tally.target": kwargs.get("target")}
+        ) as span:
+            try:
+                status = callback(*args, **kwargs)
+            except click.exceptions.Exit as stop:
+                span.set_attribute("tally.exit_status", stop.exit_code)
+                if stop.exit_code:
+                    tracing.mark_failed(span, f"exit status {stop.exit_code}")
+                raise
+            except click.ClickException as error:
+                span.set_attribute("tally.exit_status", error.exit_code)
+                tracing.mark_failed(span, error.format_message())
+                raise
+            exit_status = status if isinstance(status, int) else 0
+            span.set_attribute("tally.exit_status", exit_status)
+            if exit_status not in (0, 3):  # 3: loaded, some records quarantined
+                tracing.mark_failed(span, f"exit status {exit_status}")
+            return status
+
+    return wrapper
+
+
+class TallyGroup(click.Group):
+    """A group whose commands all get the shared `--log-format` option and a span of their own
+    (tally.tracing), however and wherever they are added."""
+
+    group_class = type  # subgroups (`tally db`) are TallyGroups too
+
+    def add_command(self, cmd, name=None):
+        log_format_option(cmd)
+        if not isinstance(cmd, click.Group) and cmd.callback is not None:
+            cmd.callback = _traced(cmd.callback)
+        super().add_command(cmd, name)
+
+
+@click.group(cls=TallyGroup, context_settings=CONTEXT)
+@log_format_option
 @click.version_option(__version__, "--version", "-V", prog_name="tally")
 def cli():
     """Exact, incremental, reconciled usage rollups for token-priced AI platforms.
@@ -74,8 +140,8 @@ def start(target):
     """
     from tally.targets import embedded_server, start_embedded_database
 
-    started = not embedded_server(target).is_running()
-    server = start_embedded_database()
+    embedded_server(target)  # only `local` has one
+    server, started = start_embedded_database()
     click.echo(
         f"{'started' if started else 'already running'}: pid {server.pid()}, "
         f"data in {server.pgdata}"
@@ -160,7 +226,7 @@ def env(target):
         click.echo(f"export {name}={shlex.quote(value)}")
 
 
-KIND_CHOICE = click.Choice(["events", "voids", "organizations", "users", "api_keys"])
+KIND_CHOICE = click.Choice(FILE_KINDS)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -178,12 +244,15 @@ def load(target, kind, as_json, paths):
 
     Formats by extension: .jsonl/.ndjson, .csv, .parquet, each optionally .gz. Bad records go to
     raw.quarantine with their reason; a file tally cannot read fails alone and loads nothing.
+    Files named spans* (or --kind spans) are OpenTelemetry trace exports in OTLP/JSON (.json,
+    .jsonl, .ndjson, maybe .gz): each span with GenAI token usage loads as an event.
     Exit status: 0 all loaded; 1 a file failed; 3 some records were quarantined.
 
     \b
     Example:
       tally load data/
       tally load --kind voids 'exports/voids-*.csv.gz' --json
+      tally load --kind spans otel-export.json.gz
     """
     from tally.load import load_paths
     from tally.load.summary import text_lines
@@ -309,12 +378,135 @@ def init(folder):
     click.echo(f"next: cd {folder} && tally load DATA && tally rollup && tally verify")
 
 
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.option(
+    "--listen",
+    metavar="ADDR",
+    help="Serve GET /metrics on HOST:PORT (or :PORT, every interface) instead of printing.",
+)
+def metrics(target, listen):
+    """Print the pipeline's state in the Prometheus text format, computed from the database:
+    events loaded, records quarantined, rollup lag and duration, reconciliation mismatches,
+    failed runs (docs/observability.md lists them all).
+
+    \b
+    Example:
+      tally metrics | grep tally_rollup_lag_seconds
+      tally metrics --listen 127.0.0.1:9464
+    """
+    from tally.metrics import read, serve
+
+    if listen:
+        serve(target, listen)
+    else:
+        click.echo(read(target), nl=False)
+
+
+@cli.group(context_settings=CONTEXT)
+def prices():
+    """Maintain the price list, seeds/model_prices.csv.
+
+    \b
+    Example:
+      tally prices import model_prices_and_context_window.json --models 'claude-*'
+    """
+
+
+@prices.command("import", context_settings=CONTEXT)
+@unused_target_option
+@click.option(
+    "--effective-from",
+    "effective_from",
+    metavar="TS",
+    help="When the imported prices take effect (ISO-8601; no offset = UTC). Default: now.",
+)
+@click.option("--models", metavar="GLOB", help="Import only the models whose name matches.")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def import_(effective_from, models, file):
+    """Append to seeds/model_prices.csv a row for each price of a LiteLLM price list
+    (model_prices_and_context_window.json) that differs from the row in effect; print each row
+    added. Cache, reasoning, batch/priority/flex and `_above_<N>k_tokens` prices map to the
+    price list's optional columns. Nothing differs, nothing changes; `tally rollup` then
+    re-prices what the new rows affect.
+
+    \b
+    Example:
+      tally prices import model_prices_and_context_window.json --models 'gpt-5*' \\
+          --effective-from 2025-08-07T00:00:00Z
+    """
+    from tally.paths import project_dir
+    from tally.price_import import describe, import_prices, parse_effective_from
+
+    seed = project_dir() / "seeds" / "model_prices.csv"
+    added = import_prices(file, seed, parse_effective_from(effective_from), models)
+    for row in added:
+        click.echo(f"added {describe(row)}")
+    click.echo(f"{len(added)} price rows added to {seed.name}")
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.argument("table")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File to write: .csv or .parquet.",
+)
+def export(target, table, out):
+    """Write every row of a table of `analytics` to CSV or Parquet, ordered by its grain.
+
+    Columns and types as in the table; rows are streamed, so a table larger than memory exports.
+    The file appears only when complete.
+
+    \b
+    Example:
+      tally export fct_usage_hourly --out usage_hourly.parquet
+      tally export fct_usage_daily_by_model --out by_model.csv
+    """
+    from tally.export import export_table
+
+    rows = export_table(target, table, out)
+    click.echo(f"{out}: {rows} rows of analytics.{table}")
+
+
+@cli.command(context_settings=CONTEXT)
+@target_option
+@click.option("--org", "org_id", metavar="ORG", help="One organization's month instead of all.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The HTML file to write.",
+)
+def report(target, org_id, out):
+    """Write a self-contained HTML report: cost and requests by day and model, the top
+    organizations (or with --org one organization's month by model), error ratio by model, how
+    late events arrive, unpriced events and the reconciliation's verdict. No server, no network:
+    open the file in any browser.
+
+    \b
+    Example:
+      tally report --out report.html
+      tally report --org org_acme --out acme.html
+    """
+    from tally.report import write_report
+
+    figures = write_report(target, org_id, out)
+    click.echo(f"{out}: {figures.first_date} to {figures.last_date}, "
+               f"reconciliation {figures.reconciliation['verdict']}")
+
+
 def main():
     """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
+    logs.configure(logs.requested_format(sys.argv[1:]))
     try:
         status = cli.main(prog_name="tally", standalone_mode=False)
     except click.UsageError as error:
         where = error.ctx.command_path if error.ctx else "tally"
+        if error.ctx:
+            logs.configure(command=_command_name(error.ctx))
         click.echo(f"Error: {error.format_message()} (see '{where} --help')", err=True)
         sys.exit(error.exit_code)
     except click.ClickException as error:

@@ -2,6 +2,7 @@
 
 import psycopg
 
+from tally.sql_spans import cursor_factory
 from tally.targets import database_url
 
 
@@ -12,4 +13,5 @@ def connect(target: str, *, autocommit: bool = False) -> psycopg.Connection:
         autocommit=autocommit,
         options="-c timezone=UTC",
         application_name="tally",
+        cursor_factory=cursor_factory(),
     )

@@ -9,6 +9,7 @@ gain most. The import is paid only by commands that run dbt.
 import os
 from pathlib import Path
 
+from tally import logs, tracing
 from tally.paths import project_dir, tally_home
 from tally.targets import dbt_environment
 
@@ -50,9 +51,30 @@ def dbt_env(target: str) -> dict[str, str]:
     }
 
 
+def _callbacks(args: tuple[str, ...]) -> tuple[list, list[str]]:
+    """dbt event callbacks and extra arguments: with JSON logs dbt's console output is off and
+    its events come through tally.logs instead (unless the caller silenced dbt); with tracing,
+    each finished node becomes a span."""
+    callbacks, extra = [], []
+    if logs.is_json() and "--log-level" not in args:
+        callbacks.append(logs.dbt_callback)
+        extra = ["--log-level", "none"]
+    node_spans = tracing.dbt_node_callback()
+    if node_spans:
+        callbacks.append(node_spans)
+    return callbacks, extra
+
+
 def run_dbt(target: str, *args: str):
     """Run `dbt ARGS --target TARGET` on the project; returns dbt's dbtRunnerResult."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(target))
-    return dbtRunner().invoke([*args, "--project-dir", str(project_dir()), "--target", target])
+    with tracing.span(f"dbt {args[0]}", **{"dbt.command": " ".join(args)}) as span:
+        callbacks, extra = _callbacks(args)
+        result = dbtRunner(callbacks=callbacks).invoke(
+            [*args, *extra, "--project-dir", str(project_dir()), "--target", target]
+        )
+        if not result.success:
+            tracing.mark_failed(span, str(result.exception or f"dbt {args[0]} failed"))
+    return result

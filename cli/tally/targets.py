@@ -41,18 +41,19 @@ def _own_server_url() -> str:
     return f"postgresql://{credentials}@{host}:{port}/{database}"
 
 
-def start_embedded_database() -> EmbeddedServer:
+def start_embedded_database() -> tuple[EmbeddedServer, bool]:
     """Start the embedded server if it is not running and bring its raw layer and tally's own
-    tables up to date, so that a hand-run `dbt build` finds them."""
+    tables up to date, so that a hand-run `dbt build` finds them; (server, whether this call
+    started it)."""
     import psycopg
 
     from tally.migrations import apply_pending
 
     server = embedded_server()
-    server.start()
+    started = server.start()
     with psycopg.connect(server.url(), autocommit=True) as conn:
         apply_pending(conn)
-    return server
+    return server, started
 
 
 def database_url(target: str) -> str:
@@ -60,7 +61,7 @@ def database_url(target: str) -> str:
     if target == "local":
         server = embedded_server()
         if not server.is_running():
-            server = start_embedded_database()
+            server, _ = start_embedded_database()
         return server.url()
     if target == "postgres":
         return _own_server_url()

@@ -12,7 +12,7 @@ from conftest import PROJECT_DIR, SCHEMAS
 from tally.cli import cli
 from tally.dbt_invocation import run_dbt
 from tally.migrations import apply_pending
-from usage_reference import Ledger, PriceList, actual_rollup
+from usage_reference import Ledger, PriceList, actual_by_model, actual_rollup, by_model
 
 PROJECT_PARTS = (
     "dbt_project.yml",
@@ -33,6 +33,7 @@ USAGE_SELECTION = (
     "--select",
     "+fct_usage_hourly",
     "+fct_usage_daily",
+    "+fct_usage_daily_by_model",
     "+rpt_usage_reconciliation",
     "--exclude",
     "resource_type:test",
@@ -103,6 +104,8 @@ class Pipeline:
                 assert not missing and not extra, (
                     f"{table}: expected but not found {missing}; found but not expected {extra}"
                 )
+            expected = by_model(self.ledger.rollup(prices, "local_date"))
+            assert actual_by_model(conn) == expected, "fct_usage_daily_by_model"
             mismatches = conn.execute(
                 "select count(*) from analytics.rpt_usage_reconciliation where status != 'ok'"
             ).fetchone()[0]

@@ -53,6 +53,35 @@ def test_the_data_looks_like_real_usage(tmp_path):
     assert datetime.now(UTC) > DEFAULT_END
 
 
+def test_the_billing_mix_looks_real(tmp_path):
+    """The busiest key's requests mostly read the prompt cache; a reasoning model's output is
+    mostly reasoning; a few per cent of requests are batch; breakdowns stay within totals."""
+    generate(60_000, tmp_path, seed=9, fmt="parquet")
+    events = [
+        e for e in pq.read_table(tmp_path / "events.parquet").to_pylist()
+        if e["input_tokens"] is not None and e["output_tokens"] is not None and e["model_id"]
+        and e["service_tier"] != "economy"
+        and (e["cache_read_input_tokens"] or 0) <= e["input_tokens"]
+    ]
+    keys = Counter(e["api_key_id"] for e in events if e["api_key_id"])
+    busy = [e for e in events if e["api_key_id"] == keys.most_common(1)[0][0]
+            and e["cache_read_input_tokens"] is not None]
+    assert sum(e["cache_read_input_tokens"] > 0 for e in busy) > 0.6 * len(busy)
+    reasoning = [e for e in events if e["reasoning_tokens"] is not None]
+    spent = sum(e["reasoning_tokens"] for e in reasoning)
+    share = spent / sum(e["output_tokens"] for e in reasoning)
+    assert 0.6 <= share <= 0.9
+    assert all(e["model_id"].startswith(("o1", "o3", "gpt-5", "deepseek-r", "gemini-2.5"))
+               for e in reasoning)
+    tiers = Counter(e["service_tier"] or "standard" for e in events)
+    assert 0.01 <= tiers["batch"] / len(events) <= 0.05
+    assert any(e["cache_write_input_tokens"] for e in events)
+    for e in events:
+        reads, writes = e["cache_read_input_tokens"] or 0, e["cache_write_input_tokens"] or 0
+        assert reads + writes <= e["input_tokens"]
+        assert (e["reasoning_tokens"] or 0) <= e["output_tokens"]
+
+
 def test_generate_then_load_the_folder(clean_db, tmp_path):
     out = tmp_path / "data"
     made = invoke_tally(

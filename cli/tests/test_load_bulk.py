@@ -3,13 +3,14 @@ again (tally.load.bulk). It must keep exactly the records, duplicates and confli
 incremental path keeps, into an empty table and into one that already holds some of its keys."""
 
 import random
+import time
 
 import psycopg
 import pyarrow as pa
 import pytest
 from conftest import query
 from load_helpers import event, load_json, write
-from tally.generate import generate
+from tally.generate import Fractions, generate
 from tally.load.repeats import RepeatFilter
 
 KEPT = (
@@ -108,3 +109,41 @@ def test_a_malformed_row_in_a_bulk_load_is_quarantined_and_the_rest_loads(clean_
     assert rows == keys == counts["loaded"]
     assert counts["loaded"] + counts["duplicate"] + counts["quarantined"] == counts["read"]
     assert counts["duplicate"] > 0
+
+
+def test_a_bulk_load_waits_for_autovacuum_not_for_a_reader(clean_db, tmp_path):
+    """An autovacuum of raw.events (made slow here: it sleeps after every page) does not send a
+    large file down the incremental path: the load waits, and PostgreSQL cancels the
+    autovacuum. A reader holding the table does: a load never waits for a reader."""
+    generate(130_000, tmp_path, seed=5, fmt="csv", fractions=Fractions(bad=0))
+    write(tmp_path / "events_few.csv", [event(event_id=f"f{i}") for i in range(20_000)])
+    assert load_json(tmp_path / "events_few.csv")["exit"] == 0
+    with psycopg.connect(clean_db, autocommit=True) as conn:
+        conn.execute("delete from raw.events where event_id like 'f1%'")  # rows to vacuum
+        conn.execute(
+            "alter table raw.events set (autovacuum_vacuum_threshold = 0,"
+            " autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_cost_delay = 100,"
+            " autovacuum_vacuum_cost_limit = 1)"
+        )
+        conn.execute("alter system set autovacuum_naptime = 1")
+        conn.execute("select pg_reload_conf()")
+        try:
+            _wait_for(conn, "autovacuum: VACUUM%raw.events")
+            vacuumed = load_json(tmp_path / "events.csv")
+        finally:
+            conn.execute("alter system reset autovacuum_naptime")
+            conn.execute("select pg_reload_conf()")
+        assert vacuumed["exit"] == 0 and vacuumed["files"][0]["mode"] == "bulk", vacuumed
+        conn.execute("truncate raw.events, raw.load_batches cascade")  # the same file again, as new
+        with conn.transaction():
+            conn.execute("lock table raw.events in access share mode")  # a reader
+            read = load_json(tmp_path / "events.csv")
+    assert read["exit"] == 0 and read["files"][0]["mode"] == "incremental", read
+
+
+def _wait_for(conn: psycopg.Connection, activity: str) -> None:
+    deadline = time.monotonic() + 60
+    sql = "select 1 from pg_stat_activity where query like %s"
+    while not conn.execute(sql, [activity]).fetchall():
+        assert time.monotonic() < deadline, f"no {activity} in a minute"
+        time.sleep(0.05)

@@ -199,8 +199,11 @@ CSV_ROWS = [
     "q3,o,m,2026-11-20T10:00:00+0545,1,2,success,tail,",
     "g2,o,m,2026-11-20T10:00:00Z,1,2,success,",
     "q4,,m,2026-11-20T10:00:00Z,1,2,success,été",
+    "q5,o,m,2026-11-20T10:00:00Z,-1,2,success,",
 ]
-BROKEN_ROWS = [CSV_ROWS[2], CSV_ROWS[3], CSV_ROWS[5], CSV_ROWS[7]]
+# A quote inside a field: pyarrow reads it as a character, Python's strict csv refuses the file.
+QUOTE_INSIDE = '"q6"x,o,m,2026-11-20T10:00:00Z,1,2,ok,'
+BROKEN_ROWS = [CSV_ROWS[2], CSV_ROWS[3], CSV_ROWS[5], CSV_ROWS[7], CSV_ROWS[8]]
 
 
 @pytest.mark.parametrize("gz", [False, True], ids=["plain", "gz"])
@@ -208,14 +211,15 @@ BROKEN_ROWS = [CSV_ROWS[2], CSV_ROWS[3], CSV_ROWS[5], CSV_ROWS[7]]
 def test_a_quarantined_csv_row_keeps_its_text_byte_for_byte(clean_db, tmp_path, gz, shape):
     """A field too many (q3) makes pyarrow give up: the file is read row by row in Python.
     Without it pyarrow reads the file, and the broken rows' text is read again from the file."""
-    rows = (
-        CSV_ROWS if shape == "read row by row" else [r.replace(",tail,", ",tail") for r in CSV_ROWS]
-    )
+    if shape == "read row by row":
+        rows, expected = CSV_ROWS, BROKEN_ROWS
+    else:
+        rows = [r.replace(",tail,", ",tail") for r in CSV_ROWS] + [QUOTE_INSIDE]
+        expected = [rows[i] for i in (2, 3, 7, 8, 9)]
     data = ("\r\n".join(rows) + "\n").encode()
     path = tmp_path / ("events.csv.gz" if gz else "events.csv")
     path.write_bytes(gzip.compress(data) if gz else data)
     result = load_json(path)
     assert result["exit"] == 3, result
-    expected = BROKEN_ROWS if shape == "read row by row" else [rows[2], rows[3], rows[7]]
     assert [record for _, _, record in quarantine(clean_db)] == expected
     assert set(events(clean_db)) == {"g1", "g2"} | ({"q3"} if shape == "read by pyarrow" else set())

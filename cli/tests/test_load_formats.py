@@ -158,12 +158,15 @@ def test_an_unknown_extension_fails_with_one_line(clean_db, tmp_path, name):
 
 def test_the_registry_of_formats_is_what_discovery_and_messages_read(tmp_path):
     for fmt in FORMATS_REGISTRY.values():
-        for extension in fmt.extensions:
-            for gz in (False, True):
-                path = tmp_path / f"events{extension.upper()}{'.gz' if gz else ''}"
-                assert format_of(path) == (fmt, gz)
-    readable = [ext for fmt in FORMATS_REGISTRY.values() if fmt.parse for ext in fmt.extensions]
+        for kind in fmt.kinds or ("events",):
+            for extension in fmt.extensions:
+                for gz in (False, True):
+                    path = tmp_path / f"{kind}{extension.upper()}{'.gz' if gz else ''}"
+                    assert format_of(path, kind) == (fmt, gz)
+    readable = [ext for fmt in FORMATS_REGISTRY.values() if fmt.parse and not fmt.kinds
+                for ext in fmt.extensions]
     assert all(ext in readable_extensions() for ext in readable)
+    assert readable_extensions("spans") == ".json, .jsonl or .ndjson"
     (tmp_path / "notes.json").write_text("{}")  # a folder's file of no format: passed over
     result = load(tmp_path)
     assert result.returncode == 1

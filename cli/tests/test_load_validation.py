@@ -31,6 +31,19 @@ BROKEN_EVENTS = [
     (event(latency_ms=-1), "latency_ms is negative"),
     (event(latency_ms="fast"), "latency_ms is not an integer"),
     (event(org_id="a\u0000b"), "org_id contains a NUL character"),
+    (event(cache_read_input_tokens=-1), "cache_read_input_tokens is negative"),
+    (event(cache_write_input_tokens="many"), "cache_write_input_tokens is not an integer"),
+    (event(reasoning_tokens=-2), "reasoning_tokens is negative"),
+    (
+        event(cache_read_input_tokens=101),
+        "cache_read_input_tokens + cache_write_input_tokens exceeds input_tokens",
+    ),
+    (
+        event(cache_read_input_tokens=60, cache_write_input_tokens=41),
+        "cache_read_input_tokens + cache_write_input_tokens exceeds input_tokens",
+    ),
+    (event(reasoning_tokens=21), "reasoning_tokens exceeds output_tokens"),
+    (event(service_tier="economy"), "service_tier is not standard, batch, priority or flex"),
 ]
 
 
@@ -212,3 +225,47 @@ def test_a_file_tally_cannot_read_fails_alone_with_one_line(clean_db, tmp_path):
     assert set(events(clean_db)) == {"good"}  # nothing of a failed file, all of the good one
     failed = query(clean_db, "select count(*) from raw.load_batches where status = 'failed'")
     assert failed == [(len(BAD_FILES),)]  # each failure is in the ledger, with no rows
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_token_breakdowns_and_tier_load_in_every_format(clean_db, tmp_path, fmt):
+    """The optional fields load as given, up to their totals exactly; absent or empty they are
+    NULL in the raw layer and 0 / standard for the rollups (the staging view)."""
+    records = [
+        event(event_id="full", cache_read_input_tokens=60, cache_write_input_tokens=40,
+              reasoning_tokens=20, service_tier="batch"),
+        event(event_id="plain", cache_read_input_tokens=None, cache_write_input_tokens=None,
+              reasoning_tokens=None, service_tier=""),
+        event(event_id="flex", cache_read_input_tokens=0, reasoning_tokens=5, service_tier="flex"),
+    ]
+    if fmt == "parquet":  # a Parquet column has one type: integers, and the tier as text
+        records[1]["service_tier"] = None
+    result = load_json(write(tmp_path / f"events.{fmt}", records))
+    assert result["exit"] == 0, result
+    stored = query(
+        clean_db,
+        "select event_id, cache_read_input_tokens, cache_write_input_tokens, reasoning_tokens,"
+        " service_tier from raw.events order by event_id",
+    )
+    assert stored == [
+        ("flex", 0, None, 5, "flex"),
+        ("full", 60, 40, 20, "batch"),
+        ("plain", None, None, None, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    ["101, null, null, null", "60, 41, null, null", "null, null, 21, null", "null, null, null, 'x'",
+     "-1, null, null, null"],
+)
+def test_the_raw_table_refuses_a_breakdown_beyond_its_total(clean_db, tmp_path, values):
+    """The database's own check (behind the loader's rules): input 100, output 20."""
+    load(write(tmp_path / "events.csv", [event()]))  # the raw layer, migrated
+    with psycopg.connect(clean_db) as conn, pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute(
+            "insert into raw.events (event_id, org_id, model_id, event_time, input_tokens,"
+            " output_tokens, status, batch_id, record_number, cache_read_input_tokens,"
+            f" cache_write_input_tokens, reasoning_tokens, service_tier) values ('x', 'o', 'm',"
+            f" now(), 100, 20, 'success', 1, 1, {values})"
+        )

@@ -1,5 +1,12 @@
 """Property: whatever the events, their arrival order, duplicates, voids, late organizations and
-price edits, every incremental rollup equals a full refresh and an independent Python reference."""
+price edits, every incremental rollup equals a full refresh and an independent Python reference.
+
+The models drawn cover the price list's shapes: claude-sonnet-4 (cache read and write prices, a
+batch tier, a long-context tier from 200,001 input tokens since 2025-08-12), gemini-1.5-pro (a
+cache read price but no write price, a tier from 128,001 tokens, no batch tier), gpt-4 (no cache
+prices: they are the input price) and a model without any price. Events carry cache reads and
+writes, reasoning tokens and a service tier, or leave them out; token counts sit on the
+thresholds' boundaries."""
 
 import csv
 import os
@@ -28,7 +35,13 @@ ANCHORS = (
     datetime(2026, 11, 19, 18, 30, tzinfo=UTC),  # local midnight in Asia/Kolkata
     datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
     datetime(2023, 6, 13, tzinfo=UTC),
+    datetime(2025, 8, 12, tzinfo=UTC),  # claude-sonnet-4's long-context tier starts
+    datetime(2024, 10, 8, tzinfo=UTC),  # Anthropic's batch tier starts
 )
+MODELS = ("claude-sonnet-4", "gemini-1.5-pro", "gpt-4", "unpriced-model")
+TIERS = (None, "", "standard", "batch", "priority")
+# input token counts at and around the long-context thresholds, besides small and huge ones
+BOUNDARIES = (128_000, 128_001, 200_000, 200_001)
 
 
 def _price_rows(pipeline):
@@ -37,7 +50,9 @@ def _price_rows(pipeline):
 
 
 def _models(rows):
-    return sorted({row["model_id"] for row in rows})[:3] + ["unpriced-model"]
+    priced = {row["model_id"] for row in rows}
+    assert set(MODELS[:-1]) <= priced
+    return list(MODELS)
 
 
 instants = st.builds(
@@ -56,19 +71,31 @@ def _timestamp(moment: datetime, offset: str) -> str:
     return local.replace(tzinfo=None).isoformat() + ("Z" if offset == "Z" else offset)
 
 
+def _event(n, org, user, key, model, at, offset, tokens_in, tokens_out, ok, parts, tier):
+    event = {
+        "event_id": f"evt-{n}",
+        "org_id": org,
+        "user_id": user,
+        "api_key_id": key,
+        "model_id": model,
+        "event_time": _timestamp(at, offset),
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "status": "success" if ok else "error",
+    }
+    if parts is not None:  # halves, none or all of a total; reads and writes share the input
+        read, write, reasoning = parts
+        event["cache_read_input_tokens"] = tokens_in * read // 2
+        event["cache_write_input_tokens"] = (tokens_in - tokens_in * read // 2) * write // 2
+        event["reasoning_tokens"] = tokens_out * reasoning // 2
+    if tier is not None:
+        event["service_tier"] = tier
+    return event
+
+
 def events(models):
     return st.builds(
-        lambda n, org, user, key, model, at, offset, tokens_in, tokens_out, ok: {
-            "event_id": f"evt-{n}",
-            "org_id": org,
-            "user_id": user,
-            "api_key_id": key,
-            "model_id": model,
-            "event_time": _timestamp(at, offset),
-            "input_tokens": tokens_in,
-            "output_tokens": tokens_out,
-            "status": "success" if ok else "error",
-        },
+        _event,
         st.integers(0, 30),
         st.sampled_from(ORGS),
         st.sampled_from([None, "u1", "u2"]),
@@ -76,9 +103,11 @@ def events(models):
         st.sampled_from(models),
         instants,
         st.sampled_from(OFFSETS),
-        st.one_of(st.integers(0, 5000), st.just(2**62)),
+        st.one_of(st.integers(0, 5000), st.sampled_from(BOUNDARIES), st.just(2**62)),
         st.integers(0, 5000),
         st.booleans(),
+        st.one_of(st.none(), st.tuples(*[st.integers(0, 2)] * 3)),
+        st.sampled_from(TIERS),
     )
 
 
@@ -114,7 +143,9 @@ def batches(models):
                 "price_edit": st.one_of(
                     st.none(),
                     st.tuples(
-                        st.integers(0, 10**6), st.sampled_from(["reprice", "new_row"]), instants
+                        st.integers(0, 10**6),
+                        st.sampled_from(["reprice", "new_row", "cache_price"]),
+                        instants,
                     ),
                 ),
             }
@@ -131,9 +162,15 @@ def _edit_prices(pipeline, edit, models):
     row = priced[index % len(priced)]
     if kind == "reprice":
         row["input_usd_per_1m"] = f"{index % 97 / 8:.3f}"
+    elif kind == "cache_price":  # set, change or clear (= the input price) a cache price
+        column = ("cache_read_usd_per_1m", "cache_write_usd_per_1m")[index % 2]
+        row[column] = "" if index % 3 == 0 else f"{index % 13 / 16}"
     else:
         stamp = at.replace(tzinfo=None).isoformat(sep=" ")
-        if not any(r["model_id"] == row["model_id"] and r["effective_from"] == stamp for r in rows):
+        key = ("model_id", "service_tier", "min_input_tokens")
+        if not any(
+            all(r[k] == row[k] for k in key) and r["effective_from"] == stamp for r in rows
+        ):
             rows.append({**row, "effective_from": stamp, "output_usd_per_1m": f"{index % 89 / 4}"})
     with pipeline.prices_csv.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))

@@ -345,6 +345,7 @@ def test_analyses_compile_and_run_and_docs_generate(built):
         "org_monthly_bill_by_model",
         "top_api_keys_last_week",
         "error_ratio_by_model_and_hour",
+        "top_models_last_week",
     }
     for text in sql.values():
         assert "{{" not in text and "ref(" not in text
@@ -417,7 +418,7 @@ def test_snapshots_keep_both_versions_while_the_dims_show_the_latest(built):
     run_tally("load", str(second), env=built["env"])
     # And the price list is edited in git: gpt-4o's current input price changes, gpt-4 goes.
     prices = built["project"] / "seeds" / "model_prices.csv"
-    row, removed = "gpt-4o,openai,2024-10-02 00:00:00,2.50,10.00", "gpt-4,openai,2023-03-14"
+    row, removed = "gpt-4o,openai,2024-10-02 00:00:00,2.50,10.00", "gpt-4,openai,"
     text = prices.read_text()
     assert row in text and removed in text
     text = text.replace(row, "gpt-4o,openai,2024-10-02 00:00:00,2.25,10.00")
@@ -447,7 +448,9 @@ def test_snapshots_keep_both_versions_while_the_dims_show_the_latest(built):
         """
         select input_usd_per_1m::text, dbt_valid_to is null
         from snapshots.snp_model_prices
-        where model_id = 'gpt-4o' and effective_from = '2024-10-02 00:00:00+00'
+        where
+            model_id = 'gpt-4o' and effective_from = '2024-10-02 00:00:00+00'
+            and service_tier = 'standard'
         order by dbt_valid_from
         """,
     )
@@ -457,8 +460,8 @@ def test_snapshots_keep_both_versions_while_the_dims_show_the_latest(built):
         "select input_usd_per_1m::text from analytics.dim_models where model_id = 'gpt-4o'",
     )
     assert price == "2.25"
-    # A removed row is closed in the history, not forgotten.
+    # Removed rows (gpt-4's standard and batch rows) are closed in the history, not forgotten.
     assert query(
         built["url"],
         "select dbt_valid_to is not null from snapshots.snp_model_prices where model_id = 'gpt-4'",
-    ) == [(True,)]
+    ) == [(True,), (True,)]

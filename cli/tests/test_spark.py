@@ -26,6 +26,7 @@ GRAINS = {
     "fct_usage_hourly": ["usage_hour", "org_id", "user_id", "api_key_id", "model_id"],
     "fct_usage_daily": ["usage_date", "org_id", "user_id", "api_key_id", "model_id"],
     "fct_usage_daily_v1": ["usage_date", "org_id", "user_id", "api_key_id", "model_id"],
+    "fct_usage_daily_by_model": ["usage_date", "org_id", "model_id"],
     "rpt_usage_reconciliation": ["org_id", "usage_date"],
 }
 

@@ -21,8 +21,12 @@ MEASURES = (
     "total_tokens",
     "priced_cost_usd",
     "unpriced_request_count",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_tokens",
     "cost_usd",
 )
+BREAKDOWNS = ("cache_read_input_tokens", "cache_write_input_tokens", "reasoning_tokens")
 
 
 def parse_time(text: str) -> datetime:
@@ -30,33 +34,72 @@ def parse_time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _price(row: dict, column: str, default: Decimal) -> Decimal:
+    """An optional price column: empty or absent means the default."""
+    return Decimal(row[column]) if row.get(column) else default
+
+
 @dataclass
 class PriceList:
-    rows: dict[str, list[tuple[datetime, Decimal, Decimal]]]
+    """Per (model, tier, min_input_tokens): (effective_from, prices) rows, prices being input,
+    output, cache read, cache write and reasoning with the contract's defaults filled in."""
+
+    rows: dict[tuple[str, str, int], list[tuple[datetime, tuple[Decimal, ...]]]]
 
     @classmethod
     def from_csv(cls, path: Path) -> "PriceList":
-        rows: dict[str, list] = defaultdict(list)
+        rows: dict[tuple, list] = defaultdict(list)
         with path.open() as handle:
             for row in csv.DictReader(handle):
+                if (row.get("service_tier") or "standard") != "standard":
+                    continue
                 effective_from = datetime.fromisoformat(row["effective_from"]).replace(tzinfo=UTC)
-                rows[row["model_id"]].append(
+                input_price = Decimal(row["input_usd_per_1m"])
+                output_price = Decimal(row["output_usd_per_1m"])
+                key = (
+                    row["model_id"],
+                    row.get("service_tier") or "standard",
+                    int(row.get("min_input_tokens") or 0),
+                )
+                rows[key].append(
                     (
                         effective_from,
-                        Decimal(row["input_usd_per_1m"]),
-                        Decimal(row["output_usd_per_1m"]),
+                        (
+                            input_price,
+                            output_price,
+                            _price(row, "cache_read_usd_per_1m", input_price),
+                            _price(row, "cache_write_usd_per_1m", input_price),
+                            _price(row, "reasoning_usd_per_1m", output_price),
+                        ),
                     )
                 )
-        return cls({model: sorted(prices) for model, prices in rows.items()})
+        return cls({key: sorted(prices) for key, prices in rows.items()})
 
-    def cost(self, model_id: str, at: datetime, input_tokens: int, output_tokens: int):
-        in_effect = [p for p in self.rows.get(model_id, []) if p[0] <= at]
-        if not in_effect:
+    def cost(self, event: dict, at: datetime):
+        """The event's cost: per threshold of its model and tier the row in effect at `at`; of
+        those, the greatest threshold at or below its input tokens prices it all."""
+        tier = event.get("service_tier") or "standard"
+        candidates = []
+        for (model_id, row_tier, threshold), history in self.rows.items():
+            if model_id != event["model_id"] or row_tier != tier:
+                continue
+            in_effect = [prices for since, prices in history if since <= at]
+            if in_effect and threshold <= event["input_tokens"]:
+                candidates.append((threshold, in_effect[-1]))
+        if not candidates:
             return None
-        _, input_price, output_price = in_effect[-1]
+        input_price, output_price, read_price, write_price, reasoning_price = max(candidates)[1]
+        tokens_in, tokens_out = event["input_tokens"], event["output_tokens"]
+        read, write, reasoning = (event.get(name) or 0 for name in BREAKDOWNS)
         with localcontext() as exact:
             exact.prec = 100
-            return (input_tokens * input_price + output_tokens * output_price) / Decimal(1_000_000)
+            return (
+                (tokens_in - read - write) * input_price
+                + read * read_price
+                + write * write_price
+                + (tokens_out - reasoning) * output_price
+                + reasoning * reasoning_price
+            ) / Decimal(1_000_000)
 
 
 @dataclass
@@ -100,9 +143,9 @@ class Ledger:
                 event.get("api_key_id"),
                 event["model_id"],
             )
-            row = rows.setdefault(key, [0, 0, 0, 0, 0, 0, Decimal(0), 0])
+            row = rows.setdefault(key, [0, 0, 0, 0, 0, 0, Decimal(0), 0, 0, 0, 0])
             success = event["status"] == "success"
-            cost = prices.cost(event["model_id"], at, event["input_tokens"], event["output_tokens"])
+            cost = prices.cost(event, at)
             row[0] += 1
             row[1] += success
             row[2] += not success
@@ -113,6 +156,8 @@ class Ledger:
                 row[7] += 1
             else:
                 row[6] += cost
+            for i, name in enumerate(BREAKDOWNS, start=8):
+                row[i] += event.get(name) or 0
         return {key: (*row, row[6] if row[7] == 0 else None) for key, row in rows.items()}
 
 
@@ -123,6 +168,37 @@ def actual_rollup(conn, table: str) -> dict[tuple, tuple]:
         f" from analytics.{table}"
     ).fetchall()
     return {
-        tuple(row[:5]): tuple(int(v) if i < 6 else v for i, v in enumerate(row[5:]))
+        tuple(row[:5]): tuple(
+            v if name in ("priced_cost_usd", "cost_usd") else int(v)
+            for name, v in zip(MEASURES, row[5:], strict=True)
+        )
+        for row in found
+    }
+
+
+def by_model(rows: dict[tuple, tuple]) -> dict[tuple, tuple]:
+    """Rows of a daily rollup summed over users and API keys: fct_usage_daily_by_model's."""
+    sums: dict[tuple, list] = {}
+    for (bucket, org_id, _user, _key, model_id), row in rows.items():
+        total = sums.setdefault((bucket, org_id, model_id), [0] * (len(MEASURES) - 1))
+        for i, value in enumerate(row[:-1]):
+            total[i] += value
+    priced, unpriced = MEASURES.index("priced_cost_usd"), MEASURES.index("unpriced_request_count")
+    return {
+        key: (*total, total[priced] if total[unpriced] == 0 else None)
+        for key, total in sums.items()
+    }
+
+
+def actual_by_model(conn) -> dict[tuple, tuple]:
+    found = conn.execute(
+        f"select usage_date, org_id, model_id, {', '.join(MEASURES)}"
+        " from analytics.fct_usage_daily_by_model"
+    ).fetchall()
+    return {
+        tuple(row[:3]): tuple(
+            v if name in ("priced_cost_usd", "cost_usd") else int(v)
+            for name, v in zip(MEASURES, row[3:], strict=True)
+        )
         for row in found
     }

@@ -34,11 +34,13 @@
     merge into {{ target }} as existing
     using (
         select * from {{ source }}
+        {%- if nullable_keys %}
         where
             {%- for key in nullable_keys %}
             {% if not loop.first %}and {% endif -%}
             {{ key }} is {{ '' if key in null_keys else 'not ' }}null
             {%- endfor %}
+        {%- endif %}
         order by {{ keys | join(', ') }}
     ) as delta
     on

@@ -53,10 +53,22 @@
 {% macro spark__rollup_state_tables() -%}
     {#- The rollups' state on Spark (on PostgreSQL: migration 0013_rollup_state), each table but
         rollup_runs partitioned by model_name, so that a model replaces its own rows whole. -#}
+    {%- set price_columns = [] -%}
+    {%- for name in usage_price_columns() -%}
+        {%- if name.endswith('_usd_per_1m') -%}
+            {%- do price_columns.append(name ~ ' ' ~ engine_type('numeric')) -%}
+        {%- elif name.endswith('min_input_tokens') -%}
+            {%- do price_columns.append(name ~ ' bigint') -%}
+        {%- elif name.startswith('effective_') -%}
+            {%- do price_columns.append(name ~ ' timestamp') -%}
+        {%- else -%}
+            {%- do price_columns.append(name ~ ' string') -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set tables = {
         'rollup_runs': 'invocation_id string, upper_commit_seq bigint, started_at timestamp',
         'rollup_watermarks': 'applied_commit_seq bigint, invocation_id string, applied_at timestamp, model_name string',
-        'rollup_applied_prices': 'model_id string, effective_from timestamp, effective_to timestamp, input_usd_per_1m ' ~ dbt.type_numeric() ~ ', output_usd_per_1m ' ~ dbt.type_numeric() ~ ', model_name string',
+        'rollup_applied_prices': price_columns | join(', ') ~ ', model_name string',
         'rollup_applied_timezones': 'org_id string, timezone string, model_name string',
     } -%}
     {%- for name, columns in tables.items() %}

@@ -22,13 +22,8 @@
 
     delete from {{ source('rollup_state', 'rollup_applied_prices') }} where model_name = '{{ model_name }}';
     insert into {{ source('rollup_state', 'rollup_applied_prices') }}
-    select
-        '{{ model_name }}',
-        model_id,
-        effective_from,
-        effective_to,
-        input_usd_per_1m,
-        output_usd_per_1m
+        (model_name, {{ usage_price_columns() | join(', ') }})
+    select '{{ model_name }}', {{ usage_price_columns() | join(', ') }}
     from {{ prices }};
 
     {%- if organization_timezones is not none %}
@@ -52,7 +47,7 @@
     {%- call statement('record_applied_prices') %}
     insert overwrite table {{ source('rollup_state', 'rollup_applied_prices') }}
     partition (model_name = '{{ model_name }}')
-    select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+    select {{ usage_price_columns() | join(', ') }}
     from {{ prices }}
     {%- endcall %}
     {%- if organization_timezones is not none %}

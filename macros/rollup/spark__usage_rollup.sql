@@ -1,4 +1,4 @@
-{% macro spark__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones) -%}
+{% macro spark__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones, dimensions) -%}
     {#-
         The usage rollups on Spark, whose parquet tables have no MERGE: every row of a time
         bucket is recomputed from the events, and the buckets an incremental run recomputes
@@ -55,8 +55,7 @@ counted_events as (
     select
         {{ spark__usage_bucket(bucket, 'events.event_at', 'timezones.timezone') }} as bucket,
         events.*,
-        {{ usage_cost('events.input_tokens', 'events.output_tokens',
-                      'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd
+        {{ usage_cost('events', 'prices') }} as cost_usd
     from {{ events }} as events
     inner join {{ load_batches }} as event_batches
         on events.batch_id = event_batches.batch_id
@@ -65,10 +64,7 @@ counted_events as (
     left join {{ load_batches }} as void_batches
         on voids.batch_id = void_batches.batch_id
     left join {{ prices }} as prices
-        on
-            events.model_id = prices.model_id
-            and events.event_at >= prices.effective_from
-            and (prices.effective_to is null or events.event_at < prices.effective_to)
+        on {{ usage_price_matches('events', 'prices') }}
     {%- if bucket == 'local_date' %}
     left join current_timezones as timezones
         on events.org_id = timezones.org_id
@@ -86,10 +82,9 @@ grouped as (
 
     select
         bucket as {{ bucket_column }},
-        org_id,
-        user_id,
-        api_key_id,
-        model_id,
+        {%- for dimension in dimensions %}
+        {{ dimension }},
+        {%- endfor %}
         {%- for measure in measures %}
         cast(sum({{ measure.per_event }}) as {{ spark__usage_measure_type(measure.data_type) }}) as {{ measure.name }}
         {{- ',' if not loop.last }}
@@ -100,17 +95,16 @@ grouped as (
         {%- for value in touched or [] %}'{{ value }}'{{ ', ' if not loop.last }}{% endfor -%}
         {{- 'null' if not touched }})
     {%- endif %}
-    group by 1, 2, 3, 4, 5
+    group by {{ range(1, dimensions | length + 2) | join(', ') }}
 
 ),
 
 final as (
 
     select
-        org_id,
-        user_id,
-        api_key_id,
-        model_id,
+        {%- for dimension in dimensions %}
+        {{ dimension }},
+        {%- endfor %}
         {%- for measure in measures %}
         {{ measure.name }},
         {%- endfor %}
@@ -180,7 +174,7 @@ new_batches as (
 
 applied_prices as (
 
-    select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+    select {{ usage_price_columns() | join(', ') }}
     from {{ source('rollup_state', 'rollup_applied_prices') }}
     where model_name = '{{ model_name }}'
 
@@ -188,7 +182,7 @@ applied_prices as (
 
 current_prices as (
 
-    select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+    select {{ usage_price_columns() | join(', ') }}
     from {{ prices }}
 
 ),
@@ -251,10 +245,7 @@ changed_events as (
     select events.org_id, events.event_at
     from {{ events }} as events
     inner join changed_prices
-        on
-            events.model_id = changed_prices.model_id
-            and events.event_at >= changed_prices.effective_from
-            and (changed_prices.effective_to is null or events.event_at < changed_prices.effective_to)
+        on {{ usage_price_matches('events', 'changed_prices') }}
     {%- if by_local_date %}
 
     union all

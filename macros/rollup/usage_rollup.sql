@@ -1,12 +1,13 @@
-{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none) -%}
-    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones)) }}
+{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none, dimensions=['org_id', 'user_id', 'api_key_id', 'model_id']) -%}
+    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones, dimensions)) }}
 {%- endmacro %}
 
-{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones) -%}
+{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones, dimensions) -%}
     {#-
-        The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*): one row per
-        (bucket, org_id, user_id, api_key_id, model_id) of every non-voided event loaded up to
-        this run's upper commit_seq.
+        The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*,
+        fct_usage_daily_by_model): one row per (bucket, dimensions...) of every non-voided event
+        loaded up to this run's upper commit_seq; dimensions default to org_id, user_id,
+        api_key_id, model_id (the billing grain).
 
         Full refresh: the rows themselves. Incremental: signed deltas against what the table
         reflects (its watermark, price list and time zones in ops.rollup_*), for exactly the
@@ -40,6 +41,7 @@
     {%- endif -%}
     {%- set new_batch_literals = (new_batch_hint or ['null']) | join(', ') -%}
     {%- set measures = usage_measures() %}
+    {%- set price_columns = usage_price_columns() %}
 
 with
 
@@ -77,11 +79,7 @@ current_timezones as (
 applied_prices as (
 
     select
-        model_id,
-        effective_from,
-        effective_to,
-        input_usd_per_1m,
-        output_usd_per_1m
+        {{ price_columns | join(',\n        ') }}
     from {{ source('rollup_state', 'rollup_applied_prices') }}
     where model_name = '{{ model_name }}'
 
@@ -89,21 +87,21 @@ applied_prices as (
 
 changed_prices as (
 
-    -- price rows in exactly one of the applied and the current list: the events they cover
-    -- may change price
+    -- price bands in exactly one of the applied and the current list (an edit of any price
+    -- column, period or threshold): the events they cover may change price
     (
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from {{ prices }}
         except
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from applied_prices
     )
     union all
     (
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from applied_prices
         except
-        select model_id, effective_from, effective_to, input_usd_per_1m, output_usd_per_1m
+        select {{ price_columns | join(', ') }}
         from {{ prices }}
     )
 
@@ -181,10 +179,7 @@ changed_events as (
         events.*
     from {{ events }} as events
     inner join changed_prices
-        on
-            events.model_id = changed_prices.model_id
-            and events.event_at >= changed_prices.effective_from
-            and (changed_prices.effective_to is null or events.event_at < changed_prices.effective_to)
+        on {{ usage_price_matches('events', 'changed_prices') }}
     {%- if by_local_date %}
 
     union
@@ -249,14 +244,10 @@ contributions as (
             as bucket,
         {%- endif %}
         tracked_events.*,
-        {{ usage_cost('tracked_events.input_tokens', 'tracked_events.output_tokens',
-                      'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd
+        {{ usage_cost('tracked_events', 'prices') }} as cost_usd
     from tracked_events
     left join {{ side.prices }} as prices
-        on
-            tracked_events.model_id = prices.model_id
-            and tracked_events.event_at >= prices.effective_from
-            and (prices.effective_to is null or tracked_events.event_at < prices.effective_to)
+        on {{ usage_price_matches('tracked_events', 'prices') }}
     {%- if by_local_date %}
     left join {{ side.timezones }} as timezones
         on tracked_events.org_id = timezones.org_id
@@ -275,16 +266,15 @@ grouped as (
 
     select
         bucket as {{ bucket_column }},
-        org_id,
-        user_id,
-        api_key_id,
-        model_id,
+        {%- for dimension in dimensions %}
+        {{ dimension }},
+        {%- endfor %}
         {%- for measure in measures %}
         cast(sum(sign * ({{ measure.per_event }})) as {{ measure.data_type }}) as {{ measure.name }}
         {{- ',' if not loop.last }}
         {%- endfor %}
     from contributions
-    group by 1, 2, 3, 4, 5
+    group by {{ range(1, dimensions | length + 2) | join(', ') }}
 
 ),
 
@@ -292,10 +282,9 @@ final as (
 
     select
         {{ bucket_column }},
-        org_id,
-        user_id,
-        api_key_id,
-        model_id,
+        {%- for dimension in dimensions %}
+        {{ dimension }},
+        {%- endfor %}
         {%- for measure in measures %}
         {{ measure.name }},
         {%- endfor %}

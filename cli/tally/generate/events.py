@@ -28,7 +28,18 @@ BAD_KINDS = (
     "missing event_time",
     "future event_time",
     "negative latency_ms",
+    "cache reads beyond input_tokens",
+    "unknown service_tier",
 )
+# Shares of requests: a busy (production) key repeats its long prompt prefix, so most of its
+# requests read the prompt cache; other keys less often. A miss on a model that prices cache
+# writes often writes the prefix. Reasoning models spend most output tokens on reasoning.
+CACHE_HIT = {"busy": 0.8, "other": 0.25}
+CACHE_WRITE_ON_MISS = 0.4
+REASONING_MODELS = ("o1", "o3", "gpt-5", "deepseek-reasoner", "gemini-2.5")
+REASONING_SHARE = (0.6, 0.9)
+TIER_SHARES = {"batch": 0.03, "priority": 0.01, "flex": 0.01}  # where the model's tier is priced
+TIERS = ("standard", *TIER_SHARES)
 
 
 @dataclass
@@ -47,6 +58,10 @@ class Chunk:
     output_tokens: np.ndarray
     is_error: np.ndarray
     latency_ms: np.ndarray  # -1 for none
+    cache_read_input_tokens: np.ndarray  # -1 for absent
+    cache_write_input_tokens: np.ndarray  # -1 for absent
+    reasoning_tokens: np.ndarray  # -1 for absent
+    tier: np.ndarray  # index into TIERS, -1 for absent (standard)
     bad: np.ndarray
     voids: dict
 
@@ -98,6 +113,7 @@ def make_chunk(
     output_tokens = np.where(is_error, 0, np.minimum(output_tokens, 64_000)).astype(np.int64)
     latency = 120 + output_tokens * rng.uniform(8, 30, size) + rng.lognormal(5, 1, size)
     latency_ms = np.where(rng.random(size) < 0.02, -1, latency.astype(np.int64))
+    breakdown = _breakdowns(rng, people, key, model, input_tokens, output_tokens)
     numbers = pa.array(np.arange(first, first + size)).cast(pa.string())
     event_id = pc.binary_join_element_wise(f"ev{seed}_", numbers, "")
 
@@ -117,12 +133,49 @@ def make_chunk(
         output_tokens=output_tokens,
         is_error=is_error,
         latency_ms=latency_ms,
+        **breakdown,
         bad=bad,
         voids={},
     )
     chunk = _with_duplicates(rng, chunk, fractions["duplicates"])
     chunk.voids = _voids(rng, chunk, fractions["voided"], window_start_s + days * 86400)
     return chunk
+
+
+def _breakdowns(rng, people: Population, key, model, input_tokens, output_tokens) -> dict:
+    """Cache reads and writes, reasoning tokens and the service tier of each request; -1 where
+    a record leaves the field out (a model without a cache or reasoning says nothing)."""
+    size = len(model)
+    facts = people.model_facts
+    reads_cache = np.array([f.cache_read for f in facts])[model]
+    writes_cache = np.array([f.cache_write for f in facts])[model]
+    busy = np.where(key >= 0, people.key_busy[np.maximum(key, 0)], False)
+    hit = rng.random(size) < np.where(busy, CACHE_HIT["busy"], CACHE_HIT["other"])
+    cached = (input_tokens * rng.uniform(0.5, 0.95, size)).astype(np.int64)
+    read = np.where(reads_cache, np.where(hit, cached, 0), -1)
+    write = np.where(
+        writes_cache & ~hit & (rng.random(size) < CACHE_WRITE_ON_MISS),
+        (input_tokens * rng.uniform(0.3, 0.9, size)).astype(np.int64),
+        np.where(writes_cache, 0, -1),
+    )
+    thinks = np.array([f.model_id.startswith(REASONING_MODELS) for f in facts])[model]
+    share = rng.uniform(*REASONING_SHARE, size)
+    reasoning = np.where(thinks, (output_tokens * share).astype(np.int64), -1)
+    tier = np.full(size, -1)
+    draw = rng.random(size)
+    low = 0.0
+    for name, share_of_tier in TIER_SHARES.items():
+        priced = np.array([name in f.tiers for f in facts])[model]
+        chosen = priced & (draw >= low) & (draw < low + share_of_tier)
+        tier = np.where(chosen, TIERS.index(name), tier)
+        low += share_of_tier
+    tier = np.where((tier < 0) & (rng.random(size) < 0.3), 0, tier)  # some say "standard"
+    return {
+        "cache_read_input_tokens": read,
+        "cache_write_input_tokens": write,
+        "reasoning_tokens": reasoning,
+        "tier": tier,
+    }
 
 
 def _with_duplicates(rng, chunk: Chunk, fraction: float) -> Chunk:

@@ -35,22 +35,56 @@ def price_list() -> Path:
     return (find_project() or shipped_project()) / "seeds" / "model_prices.csv"
 
 
-def model_ids(oldest_event: datetime) -> list[str]:
-    """Models of the price seed priced since before the oldest event, so every generated event
-    has a price."""
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the price list says of a model: the tiers beyond standard that price it, and
+    whether it has a cache price of its own (reads, writes)."""
+
+    model_id: str
+    tiers: frozenset[str]
+    cache_read: bool
+    cache_write: bool
+
+
+def model_catalogue(oldest_event: datetime) -> list[ModelFacts]:
+    """Models of the price seed with a standard price since before the oldest event, so every
+    generated event has a price; a tier counts when it too is priced since then."""
     prices = price_list()
+    cutoff = oldest_event.strftime("%Y-%m-%d %H:%M:%S")
+    since: dict[tuple[str, str], str] = {}
+    cache_read: set[str] = set()
+    cache_write: set[str] = set()
     try:
         with prices.open(newline="") as handle:
-            first: dict[str, str] = {}
             for row in csv.DictReader(handle):
-                first[row["model_id"]] = min(row["effective_from"], first.get(row["model_id"], "~"))
+                model, tier = row["model_id"], row.get("service_tier") or "standard"
+                if (row.get("min_input_tokens") or "0") != "0":
+                    continue
+                key = (model, tier)
+                since[key] = min(row["effective_from"], since.get(key, "~"))
+                if row.get("cache_read_usd_per_1m"):
+                    cache_read.add(model)
+                if row.get("cache_write_usd_per_1m"):
+                    cache_write.add(model)
     except (OSError, KeyError) as error:
         raise TallyError(f"cannot read the price list {prices}: {error}") from error
-    cutoff = oldest_event.strftime("%Y-%m-%d %H:%M:%S")
-    priced = sorted(model for model, since in first.items() if since <= cutoff)
+    priced = sorted(
+        model for (model, tier), first in since.items() if tier == "standard" and first <= cutoff
+    )
     if not priced:
         raise TallyError(f"{prices} prices no model since {cutoff}: no events to generate")
-    return priced
+    return [
+        ModelFacts(
+            model_id=model,
+            tiers=frozenset(
+                tier for (m, tier), first in since.items()
+                if m == model and tier != "standard" and first <= cutoff
+            ),
+            cache_read=model in cache_read,
+            cache_write=model in cache_write,
+        )
+        for model in priced
+    ]
 
 
 @dataclass
@@ -68,7 +102,9 @@ class Population:
     user_org: np.ndarray
     org_user_start: np.ndarray
     org_user_count: np.ndarray
+    key_busy: np.ndarray  # per key: its organization's busiest (the production key)
     models: list[str]
+    model_facts: list[ModelFacts]
     model_cumulative: np.ndarray  # per organization: cumulative model weights
     model_input_median: np.ndarray
     model_output_median: np.ndarray
@@ -119,7 +155,8 @@ def build(rng: np.random.Generator, events: int, window_start: datetime, days: i
         -1,
     )
 
-    models = model_ids(window_start - timedelta(days=250))
+    facts = model_catalogue(window_start - timedelta(days=250))
+    models = [fact.model_id for fact in facts]
     mix = rng.dirichlet(np.full(len(models), 0.25), n_orgs)
     model_cumulative = np.cumsum(mix, axis=1)
     model_cumulative[:, -1] = 1.0
@@ -166,11 +203,13 @@ def build(rng: np.random.Generator, events: int, window_start: datetime, days: i
         key_org=key_org,
         key_user=key_user,
         key_cumulative=key_cumulative,
+        key_busy=rank == 1,
         user_ids=user_ids,
         user_org=user_org,
         org_user_start=org_user_start,
         org_user_count=users_per_org,
         models=models,
+        model_facts=facts,
         model_cumulative=model_cumulative,
         model_input_median=rng.uniform(300, 3000, len(models)),
         model_output_median=rng.uniform(100, 900, len(models)),

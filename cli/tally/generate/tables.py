@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tally.generate.events import BAD_KINDS, Chunk
+from tally.generate.events import BAD_KINDS, TIERS, Chunk
 from tally.generate.population import Population
 
 EVENT_COLUMNS = (
@@ -18,8 +18,13 @@ EVENT_COLUMNS = (
     "output_tokens",
     "status",
     "latency_ms",
+    "cache_read_input_tokens",
+    "cache_write_input_tokens",
+    "reasoning_tokens",
+    "service_tier",
 )
-NUMERIC = {"input_tokens", "output_tokens", "latency_ms"}  # unquoted in JSON
+BREAKDOWNS = ("cache_read_input_tokens", "cache_write_input_tokens", "reasoning_tokens")
+NUMERIC = {"input_tokens", "output_tokens", "latency_ms", *BREAKDOWNS}  # unquoted in JSON
 
 
 def _lookup(names: list[str], index: np.ndarray) -> pa.Array:
@@ -83,6 +88,11 @@ def text_events(chunk: Chunk, people: Population, seed: int) -> pa.Table:
         "output_tokens": pa.array(chunk.output_tokens).cast(pa.string()),
         "status": pa.array(np.where(chunk.is_error, "error", "success")),
         "latency_ms": pa.array(chunk.latency_ms, mask=chunk.latency_ms < 0).cast(pa.string()),
+        **{
+            name: pa.array(getattr(chunk, name), mask=getattr(chunk, name) < 0).cast(pa.string())
+            for name in BREAKDOWNS
+        },
+        "service_tier": _lookup(list(TIERS), chunk.tier),
     }
     c = columns
     c["event_id"] = _set(c["event_id"], _bad(chunk, "missing event_id"), None)
@@ -98,6 +108,12 @@ def text_events(chunk: Chunk, people: Population, seed: int) -> pa.Table:
         c["event_time"], _bad(chunk, "future event_time"), "2999-01-01T00:00:00Z"
     )
     c["latency_ms"] = _set(c["latency_ms"], _bad(chunk, "negative latency_ms"), "-1")
+    beyond = _bad(chunk, "cache reads beyond input_tokens")
+    c["cache_read_input_tokens"] = pc.if_else(
+        pa.array(beyond), pa.array(chunk.input_tokens + 1).cast(pa.string()),
+        c["cache_read_input_tokens"],
+    )
+    c["service_tier"] = _set(c["service_tier"], _bad(chunk, "unknown service_tier"), "economy")
     return pa.table(columns)
 
 

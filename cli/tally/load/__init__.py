@@ -7,6 +7,7 @@ duplicates (first loaded wins, conflicts), batch (the file's transaction and the
 protocol), summary (what happened), progress (the bar on stderr).
 """
 
+from tally import tracing
 from tally.errors import TallyError
 from tally.load.batch import commit_batch, load_file, prepare_session
 from tally.load.discovery import discover
@@ -39,9 +40,32 @@ def load_paths(target: str, arguments: list[str], kind: str | None = None) -> Lo
         apply_pending(conn)
         prepare_session(conn)
         for file in files:
-            progress = Progress(file.label, file.path.stat().st_size)
-            try:
-                summary.files.append(load_file(conn, file, progress))
-            finally:
-                progress.close()
+            summary.files.append(_load_traced(conn, file))
     return summary
+
+
+def _load_traced(conn, file):
+    """Load one file under a span of its own (records, quarantined, bytes) and a progress bar."""
+    size = file.path.stat().st_size
+    with tracing.span(
+        "tally.load.file",
+        **{"tally.file": file.label, "tally.kind": file.kind, "tally.file.bytes": size},
+    ) as span:
+        progress = Progress(file.label, size)
+        try:
+            result = load_file(conn, file, progress)
+        finally:
+            progress.close()
+        span.set_attribute("tally.file.status", result.status)
+        if result.counts:
+            span.set_attributes(
+                {
+                    "tally.records.read": result.counts.read,
+                    "tally.records.loaded": result.counts.loaded,
+                    "tally.records.duplicate": result.counts.duplicate,
+                    "tally.records.quarantined": result.counts.quarantined,
+                }
+            )
+        if result.status == "failed":
+            tracing.mark_failed(span, result.error or "failed")
+    return result

@@ -56,6 +56,7 @@ ASIDE_TABLE = "repeats_aside"  # a temporary table: records set aside (see copy_
 class Copied:
     records: int = 0
     quarantined: int = 0
+    skipped: int = 0  # read but no record of the kind (Batch.skipped)
     reasons: Counter = field(default_factory=Counter)
 
 
@@ -99,6 +100,9 @@ class _Copier:
         self.restart()
 
     def valid_rows(self, batch) -> bytes | memoryview | None:
+        self.copied.skipped += batch.skipped
+        if not len(batch):
+            return None
         table = check(self.kind, batch, self.context)
         self.copied.records += table.num_rows
         if table["quarantine_reason"].null_count < table.num_rows:

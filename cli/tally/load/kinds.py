@@ -6,7 +6,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: str  # text | timestamp | bigint | status | timezone
+    type: str  # text | timestamp | bigint | status | timezone | service_tier
     required: bool = False
     max_length: int | None = None
 
@@ -17,6 +17,8 @@ class Kind:
     table: str
     fields: tuple[Field, ...]
     unique_key: str | None = None  # first loaded wins on this column (events, voids)
+    # (total, its parts): the parts, absent = 0, may not add up to more than the total
+    breakdowns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def field_names(self) -> list[str]:
@@ -55,8 +57,16 @@ KINDS = {
                 Field("output_tokens", "bigint", required=True),
                 Field("status", "status", required=True),
                 Field("latency_ms", "bigint"),
+                Field("cache_read_input_tokens", "bigint"),
+                Field("cache_write_input_tokens", "bigint"),
+                Field("reasoning_tokens", "bigint"),
+                Field("service_tier", "service_tier"),
             ),
             unique_key="event_id",
+            breakdowns=(
+                ("input_tokens", ("cache_read_input_tokens", "cache_write_input_tokens")),
+                ("output_tokens", ("reasoning_tokens",)),
+            ),
         ),
         Kind(
             "voids",
@@ -104,6 +114,12 @@ KINDS = {
     )
 }
 
+SERVICE_TIERS = ("standard", "batch", "priority", "flex")
+
 # A directory loads reference entities first, then events, then voids (either order is correct:
 # a void may arrive before its event).
 LOAD_ORDER = ("organizations", "users", "api_keys", "events", "voids")
+# Kinds of file whose records load as a kind above: OpenTelemetry spans are usage events
+# (tally.load.otlp_spans), read from OTLP/JSON files (tally.load.formats).
+LOADS_AS = {"spans": "events"}
+FILE_KINDS = (*LOAD_ORDER, *LOADS_AS)

@@ -7,6 +7,7 @@ Parquet is read in row batches. Memory is bounded by a block, whatever the file'
 """
 
 import csv
+import functools
 import gzip
 import io
 import json
@@ -40,8 +41,11 @@ class Batch:
     shape_reason: list[str | None] | None = None  # per record, when any is broken in shape
     # The text of records as given (a JSON line, a CSV row, without its line ending), by their
     # places in the batch; asked only for the few that are quarantined. None for Parquet.
-    as_given: Callable[[list[int]], list[str]] | None = None
+    as_given: Callable[[list[int]], list[str | None]] | None = None
     extra: dict[str, pa.Array] = field(default_factory=dict)  # secret fields, never stored
+    # Items of the file read and passed over as no record of the kind (spans without token
+    # usage, tally.load.otlp_spans), before the batch's records.
+    skipped: int = 0
 
     def __len__(self) -> int:
         return len(self.record_number)
@@ -140,7 +144,7 @@ def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) ->
                 parse_options=options,
             )
             # pyarrow skips blank lines (then renumber in Python) and matches keys with case
-            if table.num_rows == lines and not _keys_in_other_case(table, block):
+            if table.num_rows == lines and not _keys_in_other_case(kind, table, block):
                 yield _batch(kind, first, table, as_given=_lines_of(block))
                 return
         except pa.ArrowInvalid:
@@ -177,23 +181,31 @@ def _lines_of(block: bytes) -> Callable[[list[int]], list[str]]:
     return lines
 
 
-def _keys_in_other_case(table: pa.Table, block: bytes) -> bool:
-    """Whether a line may spell a field's key in other case (`Event_ID`): pyarrow matches keys
-    with case and reads such a field as absent. Only the lines of records lacking a field are
-    looked at (the lines of 5 % of records: about 1 ms a 4 MB block)."""
-    lacking = [name for name in table.column_names if table.column(name).null_count]
+def _keys_in_other_case(kind: Kind, table: pa.Table, block: bytes) -> bool:
+    """Whether a line may spell a field's key in other case (`Event_ID`), which pyarrow, matching
+    keys with case, reads as absent. Looked for where it costs next to nothing: in the block's
+    first line (an exporter spells its keys alike in every record), and in the lines of records
+    that lack a required field (as a record with its keys spelled otherwise does). A search of
+    every line lacking any field cost a third of the block's parsing time."""
+    keys = [f'"{name}"'.encode() for name in kind.field_names]
+    if _spelled_otherwise(block[: block.find(b"\n")], keys):
+        return True
+    lacking = [name for name in kind.required if table.column(name).null_count]
     if not lacking:
         return False
+    absent = functools.reduce(pc.or_, (pc.is_null(table.column(name)) for name in lacking))
+    rows = np.flatnonzero(absent.combine_chunks().to_numpy(zero_copy_only=False))
     ends = _line_ends(block)
     starts = np.concatenate([[0], ends[:-1] + 1])
-    for name in lacking:
-        key = f'"{name}"'.encode()
-        rows = np.flatnonzero(pc.is_null(table.column(name)).to_numpy(zero_copy_only=False))
-        for start, end in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True):
-            line = block[start:end]
-            if key not in line and key in line.lower():
-                return True
-    return False
+    return any(
+        _spelled_otherwise(block[start:end], keys)
+        for start, end in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
+    )
+
+
+def _spelled_otherwise(line: bytes, keys: list[bytes]) -> bool:
+    lower = line.lower()
+    return any(key not in line and key in lower for key in keys)
 
 
 def _text(value) -> str | None:
@@ -201,7 +213,7 @@ def _text(value) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, Decimal):  # as written: 12.0 stays 12.0, 1.2e1 stays 1.2E+1
+    if isinstance(value, Decimal):  # digit for digit, never through a float: 12.0 stays 12.0
         return str(value)
     return json.dumps(value)
 
@@ -211,7 +223,7 @@ _SCALAR = (str, int, Decimal, type(None))
 
 def _fields_without_case(record: dict, names: list[str]) -> dict:
     """The record's values by field name, keys matched without case: a key spelled as the field
-    is wins, else the first key that differs only by case."""
+    wins, else the first key that differs only by case."""
     found = {}
     for key, value in record.items():
         name = key.lower()
@@ -322,9 +334,10 @@ def _csv_text(raw) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, "utf-8-sig", newline="")
 
 
-def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
+def _rows_as_given(lines: Iterator[str], strict: bool) -> Iterator[tuple[list[str], str]]:
     """CSV rows, each with its text as given (a quoted field may hold line breaks), without its
-    line ending; empty lines are not rows."""
+    line ending; empty lines are not rows. Not strict, a quote inside a field is a character (as
+    pyarrow reads `"x"y`)."""
     taken: list[str] = []
 
     def feed() -> Iterator[str]:
@@ -332,7 +345,7 @@ def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
             taken.append(line)
             yield line
 
-    reader = csv.reader(feed(), strict=True)
+    reader = csv.reader(feed(), strict=strict)
     for row in reader:
         text = "".join(taken)
         taken.clear()
@@ -350,18 +363,22 @@ class _RowTexts:
         self._rows: Iterator[tuple[list[str], str]] = iter(())
         self._number = 0
 
-    def get(self, numbers: list[int]) -> list[str]:
+    def get(self, numbers: list[int]) -> list[str | None]:
+        """Their texts; None past a row Python's csv module refuses (pyarrow took it)."""
         if self._stream is None:
             raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
             self._stream = _csv_text(raw)  # closed by close()
-            self._rows = _rows_as_given(self._stream)
+            self._rows = _rows_as_given(self._stream, strict=False)
             next(self._rows, None)  # the header
         texts = []
         for number in numbers:
-            text = ""
-            while self._number < number:
-                _, text = next(self._rows, (None, ""))
-                self._number += 1
+            text = None
+            try:
+                while self._number < number:
+                    _, text = next(self._rows, (None, None))
+                    self._number += 1
+            except (csv.Error, ValueError):  # UnicodeDecodeError is a ValueError
+                self._rows, self._number = iter(()), number
             texts.append(text)
         return texts
 
@@ -425,7 +442,7 @@ def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     source.restart()
     names, head, blocks = _header(source)
     lines = _LineCounter(_csv_text(io.BufferedReader(_Blocks(blocks, head))))
-    rows_in = _rows_as_given(lines)
+    rows_in = _rows_as_given(lines, strict=True)
     width = len(names)
     numbers, rows, reasons, given = [], [], [], []
     number = 1

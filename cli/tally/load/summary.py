@@ -15,6 +15,7 @@ class Counts:
     conflicting: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    skipped: int = 0  # read but no record of the kind: spans without token usage
 
 
 @dataclass
@@ -55,7 +56,7 @@ class LoadSummary:
         return EXIT_QUARANTINED if self.total("quarantined") else EXIT_OK
 
     def as_dict(self) -> dict:
-        names = ("read", "loaded", "duplicate", "conflicting", "quarantined")
+        names = ("read", "loaded", "duplicate", "conflicting", "quarantined", "skipped")
         return {
             "files": [
                 {
@@ -87,6 +88,8 @@ def file_line(result: FileResult) -> str:
     if c.conflicting:
         line += f" ({c.conflicting} conflicting)"
     line += f", {c.quarantined} quarantined"
+    if c.skipped:
+        line += f", {c.skipped} spans without token usage skipped"
     rate = c.read / result.seconds if result.seconds else 0
     mode = ", bulk" if result.mode == "bulk" else ""
     return line + f" [{result.kind}{mode}, {result.seconds:.1f} s, {rate:,.0f} records/s]"

@@ -15,7 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tally.arrow_bytes import value_bytes
-from tally.load.kinds import KEY_PREFIX_LENGTH, KEY_PREFIX_MAX, SECRET_FIELDS, Field, Kind
+from tally.load.kinds import (
+    KEY_PREFIX_LENGTH,
+    KEY_PREFIX_MAX,
+    SECRET_FIELDS,
+    SERVICE_TIERS,
+    Field,
+    Kind,
+)
 from tally.load.parsing import Batch
 
 ISO_8601 = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
@@ -235,6 +242,11 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
                 pc.invert(pc.is_in(column, pa.array(["success", "error"]))),
                 f"{field.name} is not success or error",
             )
+        if field.type == "service_tier":
+            reasons.add(
+                pc.and_(pc.is_valid(column), pc.invert(pc.is_in(column, pa.array(SERVICE_TIERS)))),
+                f"{field.name} is not {', '.join(SERVICE_TIERS[:-1])} or {SERVICE_TIERS[-1]}",
+            )
         if field.type == "timezone":
             known = pc.is_in(column, pa.array(sorted(context.timezones)))
             reasons.add(
@@ -242,6 +254,8 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
                 f"{field.name} is not an IANA time zone known to the database",
             )
         typed[field.name] = column
+    for total, parts in kind.breakdowns:
+        _breakdown(typed, total, parts, reasons)
     broken = ~reasons.open
     if broken.any():  # a broken record is kept as given, not as fields (which may hold a NUL)
         mask = pa.array(broken)
@@ -254,6 +268,21 @@ def check(kind: Kind, batch: Batch, context: Context) -> pa.Table:
             **typed,
         }
     )
+
+
+def _breakdown(typed: dict[str, pa.Array], total: str, parts: tuple[str, ...], reasons) -> None:
+    """Parts of a total (absent = 0) that add up to more than it. Each part is compared with
+    what the earlier ones leave, so that no sum can overflow 64 bits."""
+    present = [part for part in parts if typed[part].null_count < len(typed[part])]
+    if not present:  # the common case for a file without the breakdown
+        return
+    left = typed[total]
+    broken = pa.nulls(len(left), pa.bool_())
+    for part in parts:
+        value = pc.fill_null(typed[part], 0)
+        broken = pc.or_kleene(broken, pc.greater(value, left))
+        left = pc.subtract(left, value)
+    reasons.add(broken, f"{' + '.join(parts)} exceeds {total}")
 
 
 def _derive_key_prefix(batch: Batch) -> None:
@@ -277,11 +306,13 @@ def _given(kind: Kind, batch: Batch, broken: np.ndarray) -> pa.Array:
     given: list[str | None] = [None] * len(batch)
     if batch.as_given is not None and kind.name != "api_keys":
         for row, text in zip(rows.tolist(), batch.as_given(rows.tolist()), strict=True):
-            given[row] = text.replace("\x00", "\\u0000")  # text cannot hold NUL
-        return pa.array(given, pa.string())
+            if text is not None:
+                given[row] = text.replace("\x00", "\\u0000")  # text cannot hold NUL
     take = pa.array(rows)
     columns = {name: batch.columns[name].take(take).to_pylist() for name in kind.field_names}
     for i, row in enumerate(rows):
+        if given[row] is not None:
+            continue
         record = {name: _jsonable(values[i]) for name, values in columns.items()}
         prefix = record.get("key_prefix")
         if isinstance(prefix, str) and len(prefix) > KEY_PREFIX_MAX:

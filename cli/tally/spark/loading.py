@@ -40,16 +40,24 @@ from tally.spark.raw_layer import (
 TIMEZONES = frozenset(zoneinfo.available_timezones() | {"UTC"})
 
 
-def _checked(kind: Kind, file: InputFile, source: ByteSource, context: Context) -> pa.Table:
-    """Every record of the file, checked (tally.load.validation.check's columns)."""
+def _checked(
+    kind: Kind, file: InputFile, source: ByteSource, context: Context
+) -> tuple[pa.Table, int]:
+    """Every record of the file, checked (tally.load.validation.check's columns), and how many
+    were read but hold no record of the kind (spans without token usage)."""
     fmt = FORMATS[file.format]
+
+    def read(batches):
+        batches = list(batches)
+        return [check(kind, batch, context) for batch in batches], sum(b.skipped for b in batches)
+
     try:
-        tables = [check(kind, batch, context) for batch in fmt.parse(kind, source)]
+        tables, skipped = read(fmt.parse(kind, source))
     except Restart:
-        tables = [check(kind, batch, context) for batch in fmt.reparse(kind, source)]
-    if not tables or not sum(t.num_rows for t in tables):
+        tables, skipped = read(fmt.reparse(kind, source))
+    if not tables or (not sum(t.num_rows for t in tables) and not skipped):
         raise FileRejected("no records")
-    return pa.concat_tables(tables)
+    return pa.concat_tables(tables), skipped
 
 
 def _quarantine(broken: pa.Table, batch_id: int, label: str, at: pa.Scalar) -> pa.Table:
@@ -134,11 +142,13 @@ def _load_file(layer: RawLayer, file: InputFile, ledger: pa.Table) -> FileResult
     progress = Progress(file.label, size)
     try:
         source = ByteSource(file.path, file.gzip, progress)
-        table = _checked(kind, file, source, Context(load_time_us=started, timezones=TIMEZONES))
+        table, skipped = _checked(
+            kind, file, source, Context(load_time_us=started, timezones=TIMEZONES)
+        )
     finally:
         progress.close()
     broken = pc.is_valid(table["quarantine_reason"])
-    counts = Counts(read=table.num_rows)
+    counts = Counts(read=table.num_rows, skipped=skipped)
     quarantined = table.filter(broken)
     counts.quarantined = quarantined.num_rows
     reasons = pc.value_counts(quarantined["quarantine_reason"]).to_pylist()
@@ -186,6 +196,7 @@ def _ledger_row(file, batch_id, sha, size, status, reason, commit_seq, counts, s
         "records_duplicate": counts.duplicate,
         "records_conflicting": counts.conflicting,
         "records_quarantined": counts.quarantined,
+        "records_skipped": counts.skipped,
         "started_at": started,
         "finished_at": now_us(),
     }

@@ -45,6 +45,7 @@ LEDGER_SCHEMA = pa.schema(
         ("records_duplicate", pa.int64()),
         ("records_conflicting", pa.int64()),
         ("records_quarantined", pa.int64()),
+        ("records_skipped", pa.int64()),
         ("started_at", TIMESTAMP),
         ("finished_at", TIMESTAMP),
     ]

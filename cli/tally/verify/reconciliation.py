@@ -5,6 +5,14 @@ from tally.dbt_invocation import run_dbt
 from tally.verify.report import CheckResult
 
 SHOWN = 5  # mismatching org/dates and unpriced models named in a detail
+# The token breakdowns rpt_usage_reconciliation compares (raw_, daily_, raw_hour_basis_, hourly_).
+BREAKDOWNS = ("cache_read_input_tokens", "cache_write_input_tokens", "reasoning_tokens")
+
+
+def _breakdowns_agree() -> str:
+    return " and ".join(
+        f"raw_{b} = daily_{b} and raw_hour_basis_{b} = hourly_{b}" for b in BREAKDOWNS
+    )
 
 
 def rollup_lag(conn) -> tuple[CheckResult, bool]:
@@ -85,12 +93,13 @@ def _reconciliation(conn, refresh_error: str | None) -> CheckResult:
             raw_total_tokens, daily_total_tokens,
             raw_hour_basis_total_tokens, hourly_total_tokens,
             raw_cost_usd is not distinct from daily_cost_usd as daily_cost_agrees,
-            raw_hour_basis_cost_usd is not distinct from hourly_cost_usd as hourly_cost_agrees
+            raw_hour_basis_cost_usd is not distinct from hourly_cost_usd as hourly_cost_agrees,
+            {BREAKDOWNS_AGREE} as breakdowns_agree
         from analytics.rpt_usage_reconciliation
         where status = 'mismatch'
         order by usage_date, org_id
         limit %s
-        """,
+        """.replace("{BREAKDOWNS_AGREE}", _breakdowns_agree()),
         [SHOWN],
     ).fetchall()
     examples = [_describe(row) for row in first]
@@ -102,7 +111,7 @@ def _reconciliation(conn, refresh_error: str | None) -> CheckResult:
     return CheckResult(
         "reconciliation",
         "pass",
-        f"{total} org-dates: raw = daily = hourly on counts, tokens, cost",
+        f"{total} org-dates: raw = daily = hourly on counts, tokens, breakdowns, cost",
         data,
     )
 
@@ -121,6 +130,7 @@ def _describe(row) -> str:
         hourly_tok,
         daily_cost_ok,
         hourly_cost_ok,
+        breakdowns_ok,
     ) = row
     differences = []
     if raw_req != daily_req or raw_tok != daily_tok or not daily_cost_ok:
@@ -131,6 +141,8 @@ def _describe(row) -> str:
         )
     if not daily_cost_ok or not hourly_cost_ok:
         differences.append("cost differs")
+    if not breakdowns_ok:
+        differences.append("cache or reasoning tokens differ")
     return f"{org_id} {usage_date} ({', '.join(differences)})"
 
 

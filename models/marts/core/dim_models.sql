@@ -6,8 +6,9 @@ model_prices as (
 
 ),
 
--- The price in force now: the row with the latest effective_from at or before now, i.e. the
--- row whose half-open interval [effective_from, effective_to) holds now.
+-- The standard price in force now (the standard tier's row from 0 input tokens): the row with the
+-- latest effective_from at or before now, i.e. the row whose half-open interval
+-- [effective_from, effective_to) holds now.
 current_prices as (
 
     select
@@ -19,7 +20,9 @@ current_prices as (
 
     from model_prices
     where
-        effective_from <= {{ dbt.current_timestamp() }}
+        service_tier = 'standard'
+        and min_input_tokens = 0
+        and effective_from <= {{ dbt.current_timestamp() }}
         and (effective_to is null or effective_to > {{ dbt.current_timestamp() }})
 
 ),

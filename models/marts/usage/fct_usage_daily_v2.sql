@@ -8,7 +8,7 @@
         nullable_unique_key=['user_id', 'api_key_id'],
         pre_hook=["{{ rollup_lock_watermark() }}"],
         post_hook=[
-            "{{ rollup_record_state(prices=ref('stg_reference__model_prices'), organization_timezones=ref('int_organizations_versioned')) }}",
+            "{{ rollup_record_state(prices=ref('int_model_prices_banded'), organization_timezones=ref('int_organizations_versioned')) }}",
             "{{ usage_grain_index(['usage_date', 'org_id', 'user_id', 'api_key_id', 'model_id']) }}",
             "{{ create_latest_version_view() }}",
         ],
@@ -24,7 +24,7 @@
         events=ref('stg_platform__events'),
         voids=ref('stg_platform__voids'),
         load_batches=ref('stg_platform__load_batches'),
-        prices=ref('stg_reference__model_prices'),
+        prices=ref('int_model_prices_banded'),
         organization_timezones=ref('int_organizations_versioned'),
     )
 }}

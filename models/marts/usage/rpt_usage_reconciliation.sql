@@ -3,6 +3,10 @@
 -- compared by the local date of each event; hourly rows by the local date of their UTC hour
 -- start (an hour can straddle two local dates in zones such as +05:30), and the raw side is
 -- computed on the same basis for each comparison. Everything is as of this run's upper bound.
+-- Besides requests, total tokens and cost, the token breakdowns (cache reads and writes,
+-- reasoning) are compared the same way.
+{%- set breakdowns = ['cache_read_input_tokens', 'cache_write_input_tokens', 'reasoning_tokens'] %}
+{%- set token_sums = ['total_tokens'] + breakdowns %}
 with
 
 run_bounds as (
@@ -29,8 +33,10 @@ counted_events as (
         events.org_id,
         events.event_at,
         events.input_tokens + events.output_tokens as total_tokens,
-        {{ usage_cost('events.input_tokens', 'events.output_tokens',
-                      'prices.input_usd_per_1m', 'prices.output_usd_per_1m') }} as cost_usd,
+        {%- for breakdown in breakdowns %}
+        events.{{ breakdown }},
+        {%- endfor %}
+        {{ usage_cost('events', 'prices') }} as cost_usd,
         coalesce(timezones.timezone, 'UTC') as timezone
     from {{ ref('stg_platform__events') }} as events
     inner join {{ ref('stg_platform__load_batches') }} as event_batches
@@ -39,11 +45,8 @@ counted_events as (
         on events.event_id = voids.event_id
     left join {{ ref('stg_platform__load_batches') }} as void_batches
         on voids.batch_id = void_batches.batch_id
-    left join {{ ref('stg_reference__model_prices') }} as prices
-        on
-            events.model_id = prices.model_id
-            and events.event_at >= prices.effective_from
-            and (prices.effective_to is null or events.event_at < prices.effective_to)
+    left join {{ ref('int_model_prices_banded') }} as prices
+        on {{ usage_price_matches('events', 'prices') }}
     left join timezones
         on events.org_id = timezones.org_id
     where
@@ -61,7 +64,9 @@ raw_by_event_date as (
         org_id,
         {{ usage_local_date('event_at', 'timezone') }} as usage_date,
         count(*) as request_count,
-        sum(total_tokens) as total_tokens,
+        {%- for token_sum in token_sums %}
+        sum({{ token_sum }}) as {{ token_sum }},
+        {%- endfor %}
         case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
     from counted_events
     group by 1, 2
@@ -74,7 +79,9 @@ raw_by_hour_date as (
         org_id,
         {{ usage_local_date(usage_hour_utc('event_at'), 'timezone') }} as usage_date,
         count(*) as request_count,
-        sum(total_tokens) as total_tokens,
+        {%- for token_sum in token_sums %}
+        sum({{ token_sum }}) as {{ token_sum }},
+        {%- endfor %}
         case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
     from counted_events
     group by 1, 2
@@ -87,7 +94,9 @@ daily as (
         org_id,
         usage_date,
         sum(request_count) as request_count,
-        sum(total_tokens) as total_tokens,
+        {%- for token_sum in token_sums %}
+        sum({{ token_sum }}) as {{ token_sum }},
+        {%- endfor %}
         case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
     from {{ ref('fct_usage_daily') }}
     group by 1, 2
@@ -101,7 +110,9 @@ hourly as (
         {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }}
             as usage_date,
         sum(hourly.request_count) as request_count,
-        sum(hourly.total_tokens) as total_tokens,
+        {%- for token_sum in token_sums %}
+        sum(hourly.{{ token_sum }}) as {{ token_sum }},
+        {%- endfor %}
         case when count(hourly.cost_usd) = count(*) then sum(hourly.cost_usd) end as cost_usd
     from {{ ref('fct_usage_hourly') }} as hourly
     left join timezones
@@ -150,7 +161,13 @@ compared as (
         raw_by_event_date.cost_usd as raw_cost_usd,
         daily.cost_usd as daily_cost_usd,
         raw_by_hour_date.cost_usd as raw_hour_basis_cost_usd,
-        hourly.cost_usd as hourly_cost_usd
+        hourly.cost_usd as hourly_cost_usd,
+        {%- for breakdown in breakdowns %}
+        coalesce(raw_by_event_date.{{ breakdown }}, 0) as raw_{{ breakdown }},
+        coalesce(daily.{{ breakdown }}, 0) as daily_{{ breakdown }},
+        coalesce(raw_by_hour_date.{{ breakdown }}, 0) as raw_hour_basis_{{ breakdown }},
+        coalesce(hourly.{{ breakdown }}, 0) as hourly_{{ breakdown }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from keys
     left join raw_by_event_date
         on keys.org_id = raw_by_event_date.org_id and keys.usage_date = raw_by_event_date.usage_date
@@ -180,6 +197,12 @@ final as (
         daily_cost_usd,
         raw_hour_basis_cost_usd,
         hourly_cost_usd,
+        {%- for breakdown in breakdowns %}
+        raw_{{ breakdown }},
+        daily_{{ breakdown }},
+        raw_hour_basis_{{ breakdown }},
+        hourly_{{ breakdown }},
+        {%- endfor %}
         case
             when
                 raw_request_count = daily_request_count
@@ -188,6 +211,10 @@ final as (
                 and raw_hour_basis_request_count = hourly_request_count
                 and raw_hour_basis_total_tokens = hourly_total_tokens
                 and (raw_hour_basis_cost_usd is not distinct from hourly_cost_usd)
+                {%- for breakdown in breakdowns %}
+                and raw_{{ breakdown }} = daily_{{ breakdown }}
+                and raw_hour_basis_{{ breakdown }} = hourly_{{ breakdown }}
+                {%- endfor %}
                 then 'ok'
             else 'mismatch'
         end as status

@@ -18,6 +18,11 @@ final as (
         input_tokens,
         output_tokens,
         input_tokens + output_tokens as total_tokens,
+        -- the breakdowns and the tier are optional: absent = 0 and standard
+        coalesce(cache_read_input_tokens, 0) as cache_read_input_tokens,
+        coalesce(cache_write_input_tokens, 0) as cache_write_input_tokens,
+        coalesce(reasoning_tokens, 0) as reasoning_tokens,
+        coalesce(service_tier, 'standard') as service_tier,
         status,
         status = 'success' as is_success,
         latency_ms,

@@ -1,6 +1,7 @@
--- Assert that each model's price rows chain into one unbroken line of half-open intervals:
--- every row but the latest ends exactly where the next begins, only the latest is open-ended,
--- and no interval is empty, so every instant after a model's first price has exactly one row.
+-- Assert that the price rows of each model, service tier and threshold chain into one unbroken
+-- line of half-open intervals: every row but the latest ends exactly where the next begins, only
+-- the latest is open-ended, and no interval is empty, so every instant after their first row has
+-- exactly one row.
 with
 
 model_prices as (
@@ -13,10 +14,12 @@ chained as (
 
     select
         model_id,
+        service_tier,
+        min_input_tokens,
         effective_from,
         effective_to,
         lead(effective_from) over (
-            partition by model_id
+            partition by model_id, service_tier, min_input_tokens
             order by effective_from
         ) as next_effective_from
 

@@ -1,0 +1,1 @@
+alter table raw.load_batches drop column records_skipped;

@@ -1,0 +1,22 @@
+{% macro usage_lookup_index(name, columns) -%}
+    {{ return(adapter.dispatch('usage_lookup_index', 'tally')(name, columns)) }}
+{%- endmacro %}
+
+{% macro postgres__usage_lookup_index(name, columns) -%}
+    {#-
+        A B-tree index <table>__<name> on `columns` for the questions analysts ask of a rollup
+        (one organization's dates, say). Dropped first on a full refresh, as the grain index is:
+        the table being replaced still holds the name until the run commits.
+    -#}
+    {%- set index_name = this.identifier ~ '__' ~ name -%}
+    {%- if not is_incremental() %}
+    drop index if exists {{ this.schema }}.{{ index_name }};
+    {%- endif %}
+    create index if not exists {{ index_name }}
+    on {{ this }} ({{ columns | join(', ') }})
+{%- endmacro %}
+
+{% macro spark__usage_lookup_index(name, columns) -%}
+    {#- Spark has no indexes: its tables are read by partition (the time bucket). -#}
+    select 1
+{%- endmacro %}
