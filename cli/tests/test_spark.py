@@ -14,6 +14,7 @@ from decimal import Decimal
 import psycopg
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from conftest import PROJECT_DIR, invoke_tally
 from rollup_harness import USAGE_SELECTION, copy_project, reset_database
@@ -29,6 +30,11 @@ GRAINS = {
     "fct_usage_daily_by_model": ["usage_date", "org_id", "model_id"],
     "rpt_usage_reconciliation": ["org_id", "usage_date"],
 }
+
+
+def _sorted(rows) -> list[tuple]:
+    """Rows in one order whatever their NULLs."""
+    return sorted(rows, key=lambda row: tuple((value is None, str(value)) for value in row))
 
 
 def _canonical(value):
@@ -51,7 +57,7 @@ def _columns(table: str, url: str) -> list[str]:
 def _postgres_rows(url: str, table: str, columns: list[str]) -> list[tuple]:
     with psycopg.connect(url, options="-c timezone=UTC") as conn:
         rows = conn.execute(f"select {', '.join(columns)} from analytics.{table}").fetchall()
-    return sorted(tuple(map(_canonical, row)) for row in rows)
+    return _sorted(tuple(map(_canonical, row)) for row in rows)
 
 
 def _spark_rows(table: str, columns: list[str]) -> list[tuple]:
@@ -66,7 +72,7 @@ def _spark_rows(table: str, columns: list[str]) -> list[tuple]:
         for name in columns
     ]
     rows = spark.sql(f"select {', '.join(selected)} from analytics.{table}").collect()
-    return sorted(tuple(map(_canonical, row)) for row in rows)
+    return _sorted(tuple(map(_canonical, row)) for row in rows)
 
 
 def _load_both(folder) -> None:
@@ -131,6 +137,17 @@ def test_spark_rollups_equal_postgres_row_for_row(db_url, sample, tmp_path, monk
         expected = _postgres_rows(db_url, table, columns)
         assert expected, f"{table} is empty on PostgreSQL: the test proves nothing"
         assert _spark_rows(table, columns) == expected, table
+
+    # tally export: the same rows in the same order and columns from either target
+    exported = {}
+    for target in ("local", "spark"):
+        out = tmp_path / f"by_model-{target}.parquet"
+        invoke_tally("export", "fct_usage_daily_by_model", "--out", str(out), "--target", target)
+        table = pq.read_table(out)
+        exported[target] = (table.column_names, [
+            tuple(map(_canonical, row.values())) for row in table.to_pylist()
+        ])
+    assert exported["spark"] == exported["local"]
 
 
 def _raw_rows(raw, table: str):
