@@ -6,6 +6,7 @@ TALLY_SPARK_HOST (profiles.example.yml); the raw layer is then TALLY_SPARK_RAW, 
 tally and the cluster reach (s3://..., hdfs://...).
 """
 
+import importlib.util
 import os
 import re
 import shutil
@@ -71,14 +72,12 @@ def java_major(java: str) -> int | None:
 
 def require_spark() -> None:
     """One clear line when local Spark cannot run here: no Java 17+, or no spark extra."""
-    try:
-        import pyspark  # noqa: F401
-        from dbt.adapters import spark  # noqa: F401
-    except ImportError:
+    # found, not imported: a load needs neither, and importing them costs seconds
+    if not all(importlib.util.find_spec(name) for name in ("pyspark", "dbt.adapters.spark")):
         raise TallyError(
             "the spark target needs dbt-spark and pyspark: pip install 'tally[spark]'"
             " (or `make install` in a checkout)"
-        ) from None
+        )
     if not is_local():
         return
     java = _java()
