@@ -192,3 +192,19 @@ def test_a_load_killed_half_way_leaves_nothing_visible_and_is_cleaned(tmp_path):
     batches = {f"{batch_id:020d}.parquet" for batch_id in ledger["batch_id"].to_pylist()}
     assert _files(raw / "events") - batches == {f"{0:020d}.parquet"}
     assert {path.name for path in (raw / "keys").rglob("*.parquet")} <= batches
+
+
+def test_without_java_the_spark_target_says_so_in_one_line(tmp_path):
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("JAVA_HOME", "PATH")
+    }
+    env.update(PATH=str(tmp_path / "no-java-here"), TALLY_HOME=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "tally", "rollup", "--target", "spark"],
+        env=env, cwd=PROJECT_DIR, capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: the spark target needs Java 17 or newer (a `java` on PATH, or JAVA_HOME);"
+        " install it, e.g. `apt-get install openjdk-17-jre-headless`"
+    ]
