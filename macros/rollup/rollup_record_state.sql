@@ -38,31 +38,36 @@
 {% macro spark__rollup_record_state(prices, organization_timezones) -%}
     {#-
         Post-hook: the same state as on PostgreSQL, each table partitioned by model_name and
-        its partition replaced whole. Without transactions the watermark is written last: a
-        run killed before it leaves the old watermark, and the next run recomputes the same
-        buckets and more (exact, since buckets are replaced whole).
+        the model's partition replaced whole. The partition is named by the rows (dynamic
+        overwrite, which the profile sets), not in the statement: Spark then stages each write
+        in a folder of its own, so the rollups, built in parallel, can replace their partitions
+        of one table at once. Without transactions the watermark is written last: a run killed
+        before it leaves the old watermark, and the next run recomputes the same buckets and
+        more (exact, since buckets are replaced whole). A model's state never shrinks to no
+        rows (prices and organizations are only added), which a dynamic overwrite would not
+        write.
     -#}
     {%- set model_name = this.identifier -%}
     {%- if execute %}
     {%- call statement('record_applied_prices') %}
     insert overwrite table {{ source('rollup_state', 'rollup_applied_prices') }}
-    partition (model_name = '{{ model_name }}')
-    select {{ usage_price_columns() | join(', ') }}
+    partition (model_name)
+    select {{ usage_price_columns() | join(', ') }}, '{{ model_name }}'
     from {{ prices }}
     {%- endcall %}
     {%- if organization_timezones is not none %}
     {%- call statement('record_applied_timezones') %}
     insert overwrite table {{ source('rollup_state', 'rollup_applied_timezones') }}
-    partition (model_name = '{{ model_name }}')
-    select org_id, timezone
+    partition (model_name)
+    select org_id, timezone, '{{ model_name }}'
     from {{ organization_timezones }}
     where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', invocation_id) }}
     {%- endcall %}
     {%- endif %}
     {%- endif %}
     insert overwrite table {{ source('rollup_state', 'rollup_watermarks') }}
-    partition (model_name = '{{ model_name }}')
-    select upper_commit_seq, invocation_id, current_timestamp()
+    partition (model_name)
+    select upper_commit_seq, invocation_id, current_timestamp(), '{{ model_name }}'
     from {{ source('rollup_state', 'rollup_runs') }}
     where invocation_id = '{{ invocation_id }}'
 {%- endmacro %}
