@@ -20,6 +20,7 @@ from conftest import PROJECT_DIR, invoke_tally
 from rollup_harness import USAGE_SELECTION, copy_project, reset_database
 from tally import measures
 from tally.dbt_invocation import run_dbt
+from tally.spark.session import spark_session
 
 pytestmark = pytest.mark.spark
 
@@ -61,9 +62,7 @@ def _postgres_rows(url: str, table: str, columns: list[str]) -> list[tuple]:
 
 
 def _spark_rows(table: str, columns: list[str]) -> list[tuple]:
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.getActiveSession()
+    spark = spark_session()  # the session dbt's rollup started in this process
     # timestamps as text in the session's zone (UTC): pyspark would turn them into naive
     # datetimes in this process's zone
     types = dict(spark.table(f"analytics.{table}").dtypes)

@@ -3,15 +3,16 @@ through dbt with the profile's settings, so that tally reads the warehouse dbt w
 
 
 def spark_session():
+    """Spark's default session. dbt runs its models in threads of its own, where the session
+    is active; it is found from any thread through the process's one SparkContext."""
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from tally.dbt_invocation import run_dbt
     from tally.errors import TallyError
 
-    session = SparkSession.getActiveSession()
-    if session is None:
+    if SparkContext._active_spark_context is None:
         result = run_dbt("spark", "show", "--inline", "select 1", "--log-level", "none")
-        session = SparkSession.getActiveSession()
-        if session is None:
+        if SparkContext._active_spark_context is None:
             raise TallyError(f"Spark did not start: {result.exception or 'see dbt.log'}")
-    return session
+    return SparkSession.builder.getOrCreate()

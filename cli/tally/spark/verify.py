@@ -7,22 +7,17 @@ dialect tally can install offline), the rollup lag and the unpriced-events check
 PostgreSQL's catalog); docs/spark.md lists them.
 """
 
+from tally.spark.session import spark_session
 from tally.verify import dbt_checks, reconciliation
 from tally.verify.report import CheckResult, Report
 
 SHOWN = 5
 
 
-def _spark():
-    from pyspark.sql import SparkSession
-
-    return SparkSession.getActiveSession()
-
-
 def _reconciliation(refresh_error: str | None) -> CheckResult:
     if refresh_error:
         return CheckResult("reconciliation", "error", f"report not rebuilt: {refresh_error}")
-    report = _spark().table("analytics.rpt_usage_reconciliation")
+    report = spark_session().table("analytics.rpt_usage_reconciliation")
     total = report.count()
     mismatching = report.where("status != 'ok'").orderBy("usage_date", "org_id")
     mismatched = mismatching.count()
