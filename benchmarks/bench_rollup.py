@@ -29,11 +29,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 BENCHMARKS = Path(__file__).resolve().parent
-ROLLUP_MODELS = ("fct_usage_hourly", "fct_usage_daily_v1", "fct_usage_daily_v2")
+ROLLUP_MODELS = (
+    "fct_usage_hourly", "fct_usage_daily_v1", "fct_usage_daily_v2", "fct_usage_daily_by_model"
+)
 USAGE_SELECTION = (
     "--select",
     "+fct_usage_hourly",
     "+fct_usage_daily",
+    "+fct_usage_daily_by_model",
     "+rpt_usage_reconciliation",
     "--exclude",
     "resource_type:test",

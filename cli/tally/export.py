@@ -149,8 +149,12 @@ class _CopyStream(io.RawIOBase):
         return filled
 
 
-def _postgres_columns(conn, table: str) -> list[tuple[str, str, pa.DataType | None]]:
-    """(name, data type, Arrow type) of each column; Arrow type None for an unbounded numeric,
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _postgres_columns(conn, table: str) -> list[tuple[str, pa.DataType | None]]:
+    """(name, Arrow type) of each column; the type None for a numeric without a declared scale,
     whose scale is read from the data."""
     rows = conn.execute(
         "select column_name, data_type, numeric_precision, numeric_scale"
@@ -178,7 +182,7 @@ def _postgres_columns(conn, table: str) -> list[tuple[str, str, pa.DataType | No
             arrow_type = None if precision is None else _decimal(precision, scale)
         else:
             arrow_type = _POSTGRES_TYPES.get(data_type, pa.string())
-        columns.append((name, data_type, arrow_type))
+        columns.append((name, arrow_type))
     return columns
 
 
@@ -194,13 +198,14 @@ def _decimal(precision: int, scale: int) -> pa.DataType:
 def _unbounded_numerics(conn, relation: str, columns) -> dict[str, pa.DataType]:
     """An exact decimal type for each numeric column without a declared scale: 38 digits (76
     when its values need more) with the largest scale found (one pass over the table)."""
-    names = [name for name, data_type, arrow_type in columns if arrow_type is None]
+    names = [name for name, arrow_type in columns if arrow_type is None]
     if not names:
         return {}
     found = conn.execute(
         "select "
         + ", ".join(
-            f"coalesce(max(scale(\"{n}\")), 0), coalesce(max(length(trunc(abs(\"{n}\"))::text)), 1)"
+            f"coalesce(max(scale({_quoted(n)})), 0),"
+            f" coalesce(max(length(trunc(abs({_quoted(n)}))::text)), 1)"
             for n in names
         )
         + f" from {relation}"
@@ -213,10 +218,10 @@ def _unbounded_numerics(conn, relation: str, columns) -> dict[str, pa.DataType]:
 
 def _postgres_grain(conn, relation: str, columns) -> list[str]:
     row = conn.execute(_GRAIN_SQL, {"relation": relation}).fetchone()
-    names = {name for name, _, _ in columns}
+    names = {name for name, _ in columns}
     if row and row[0] and set(row[0]) <= names:
         return row[0]
-    return [name for name, _, _ in columns]
+    return [name for name, _ in columns]
 
 
 @contextmanager
@@ -227,17 +232,14 @@ def read_postgres(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
     with connect(target) as conn:
         conn.execute("set transaction isolation level repeatable read, read only")
         columns = _postgres_columns(conn, table)
-        relation = f'{SCHEMA}."{table}"'
+        relation = f"{SCHEMA}.{_quoted(table)}"
         exact = _unbounded_numerics(conn, relation, columns)
         schema = pa.schema(
-            [(name, arrow_type or exact[name]) for name, _, arrow_type in columns]
+            [(name, arrow_type or exact[name]) for name, arrow_type in columns]
         )
-        select_list = ", ".join(
-            f'"{name}"' if name in exact or arrow_type != pa.string() or data_type == "text"
-            else f'"{name}"::text'
-            for name, data_type, arrow_type in columns
-        )
-        order = ", ".join(f'"{name}"' for name in _postgres_grain(conn, relation, columns))
+        # COPY writes every type as its text form; Arrow parses it into the schema's types
+        select_list = ", ".join(_quoted(name) for name, _ in columns)
+        order = ", ".join(_quoted(name) for name in _postgres_grain(conn, relation, columns))
         cursor = conn.cursor()
         with cursor.copy(
             f"copy (select {select_list} from {relation} order by {order})"

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from conftest import PROJECT_DIR, query
 from load_helpers import event, events, load, load_json, write
+from tally import locks
 from tally.generate import Fractions, generate
 
 
@@ -96,35 +97,37 @@ def _wait_for_copy(url: str) -> None:
     raise AssertionError("the load never started its COPY")
 
 
-def _wait_for_the_key_build_to_end(url: str) -> None:
-    """Until the load settles the records it set aside, the step right after its key build."""
+def _wait_for_the_commit_lock(url: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        settling = query(
+        waiting = query(
             url,
             "select count(*) from pg_stat_activity where application_name = 'tally'"
-            " and query ilike 'create temp table losers%%'",
+            " and wait_event_type = 'Lock' and wait_event = 'advisory'",
         )
-        if settling[0][0]:
+        if waiting[0][0]:
             return
-        time.sleep(0.005)
-    raise AssertionError("the load never built its key")
+        time.sleep(0.05)
+    raise AssertionError("the load never came to its commit")
 
 
-@pytest.mark.parametrize("when", ["during its copy", "after its key build"])
+@pytest.mark.parametrize("when", ["during its copy", "before its commit"])
 def test_a_load_killed_mid_file_leaves_nothing_then_loads_in_full(clean_db, tmp_path, when):
-    """After its key build, the killed load has left pg_class.reltuples at its file's records
-    (a key build writes it in place): the reload must not count them, or it takes the
-    incremental path (a flake, when the sleep below happened to end there)."""
+    """Killed before its commit, with its key built, the load has left pg_class.reltuples at
+    its file's records (a key build writes it in place): the reload must not count them, or it
+    takes the incremental path (a flake, when the kill during the copy came that late)."""
     generate(200_000, tmp_path, seed=3, fmt="csv", fractions=Fractions(bad=0))
     path = tmp_path / "events.csv"
-    process = _tally("load", path)
-    _wait_for_copy(clean_db)  # kill it once its COPY is under way
-    if when == "during its copy":
-        time.sleep(0.5)
-    else:
-        _wait_for_the_key_build_to_end(clean_db)
-    os.kill(process.pid, signal.SIGKILL)
+    with psycopg.connect(clean_db, autocommit=True) as commit_protocol:
+        if when == "before its commit":  # the load waits for this lock to commit
+            commit_protocol.execute("select pg_advisory_lock(%s)", [locks.LOAD_COMMIT])
+        process = _tally("load", path)
+        if when == "during its copy":
+            _wait_for_copy(clean_db)  # kill it once its COPY is under way
+            time.sleep(0.5)
+        else:
+            _wait_for_the_commit_lock(clean_db)
+        os.kill(process.pid, signal.SIGKILL)
     process.wait()
     time.sleep(1)  # the server notices the dead client and rolls its transaction back
     assert query(clean_db, "select count(*) from raw.events") == [(0,)]

@@ -13,7 +13,7 @@ from tally import locks, measures
 from usage_reference import MEASURES as REFERENCE_MEASURES
 
 USAGE_MODELS = PROJECT_DIR / "models" / "marts" / "usage" / "_usage__models.yml"
-ROLLUP_MODELS = ("fct_usage_hourly", "fct_usage_daily")
+ROLLUP_MODELS = ("fct_usage_hourly", "fct_usage_daily", "fct_usage_daily_by_model")
 
 
 def _project_vars() -> dict:
@@ -99,7 +99,9 @@ def test_a_measure_added_to_the_list_is_summed_and_merged(db_url, tmp_path, monk
     pipeline.rollup("--full-refresh")
     pipeline.load("events", [event("b", 80)])
     pipeline.rollup()
-    for table in ("fct_usage_hourly", "fct_usage_daily_v1", "fct_usage_daily_v2"):
+    tables = ("fct_usage_hourly", "fct_usage_daily_v1", "fct_usage_daily_v2",
+              "fct_usage_daily_by_model")
+    for table in tables:
         assert query(db_url, f"select request_count, latency_ms from analytics.{table}") == [
             (2, 200)
         ], table

@@ -253,6 +253,7 @@ def test_a_full_refresh_over_existing_tables_keeps_the_grain_index(pipeline):
         " order by 1",
     )
     assert indexed == [
+        ("analytics.fct_usage_daily_by_model",),
         ("analytics.fct_usage_daily_v1",),
         ("analytics.fct_usage_daily_v2",),
         ("analytics.fct_usage_hourly",),

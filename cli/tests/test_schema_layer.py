@@ -244,7 +244,7 @@ def test_api_keys_activity_and_prices(built):
     [(flash,)] = query(
         built["url"],
         "select input_usd_per_1m from staging.stg_reference__model_prices"
-        " where model_id = 'gemini-1.5-flash' and effective_to is null",
+        " where model_id = 'gemini-1.5-flash' and effective_to is null and min_input_tokens = 0",
     )
     assert str(flash) == "0.075"
 

@@ -51,8 +51,6 @@ class PriceList:
         rows: dict[tuple, list] = defaultdict(list)
         with path.open() as handle:
             for row in csv.DictReader(handle):
-                if (row.get("service_tier") or "standard") != "standard":
-                    continue
                 effective_from = datetime.fromisoformat(row["effective_from"]).replace(tzinfo=UTC)
                 input_price = Decimal(row["input_usd_per_1m"])
                 output_price = Decimal(row["output_usd_per_1m"])

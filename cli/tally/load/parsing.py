@@ -334,10 +334,9 @@ def _csv_text(raw) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, "utf-8-sig", newline="")
 
 
-def _rows_as_given(lines: Iterator[str], strict: bool) -> Iterator[tuple[list[str], str]]:
+def _rows_as_given(lines: Iterator[str]) -> Iterator[tuple[list[str], str]]:
     """CSV rows, each with its text as given (a quoted field may hold line breaks), without its
-    line ending; empty lines are not rows. Not strict, a quote inside a field is a character (as
-    pyarrow reads `"x"y`)."""
+    line ending; empty lines are not rows."""
     taken: list[str] = []
 
     def feed() -> Iterator[str]:
@@ -345,7 +344,7 @@ def _rows_as_given(lines: Iterator[str], strict: bool) -> Iterator[tuple[list[st
             taken.append(line)
             yield line
 
-    reader = csv.reader(feed(), strict=strict)
+    reader = csv.reader(feed(), strict=True)
     for row in reader:
         text = "".join(taken)
         taken.clear()
@@ -353,38 +352,81 @@ def _rows_as_given(lines: Iterator[str], strict: bool) -> Iterator[tuple[list[st
             yield row, text.removesuffix("\n").removesuffix("\r")
 
 
+def _row_spans(raw) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+    """A CSV file's rows in blocks, as (bytes, starts, ends), the header first: a row ends at a
+    line break after an even number of quotes in it (a quoted field may hold line breaks), its
+    text without the line ending; empty lines are not rows. Found with numpy, block by block."""
+    carry = b""
+    while True:
+        block = raw.read(BLOCK_BYTES)
+        data = carry + block
+        if not block:
+            text = data.rstrip(b"\r\n")
+            if text:
+                yield text, np.array([0]), np.array([len(text)])
+            return
+        array = np.frombuffer(data, np.uint8)
+        breaks = np.flatnonzero(array == ord("\n"))
+        quotes = np.flatnonzero(array == ord('"'))
+        row_breaks = breaks[np.searchsorted(quotes, breaks) % 2 == 0]
+        if not len(row_breaks):
+            carry = data
+            continue
+        starts = np.concatenate([[0], row_breaks[:-1] + 1])
+        ends = row_breaks - ((array[row_breaks - 1] == ord("\r")) & (row_breaks > starts))
+        rows = ends > starts
+        yield data, starts[rows], ends[rows]
+        carry = data[row_breaks[-1] + 1 :]
+
+
 class _RowTexts:
     """The text of CSV rows by number, from a second reading of the file, only once a row of it
-    is quarantined (rows are asked for in increasing order; the reading never goes back)."""
+    is quarantined (rows are asked for in increasing order; the reading never goes back). Each
+    text is checked against the fields pyarrow read from it: a row found otherwise (a quote
+    inside an unquoted field throws the count of quotes) has no text, None."""
 
-    def __init__(self, path: Path, gz: bool):
-        self._path, self._gz = path, gz
-        self._stream = None
-        self._rows: Iterator[tuple[list[str], str]] = iter(())
-        self._number = 0
+    def __init__(self, path: Path, gz: bool, names: list[str]):
+        self._path, self._gz, self._names = path, gz, names
+        self._raw = None
+        self._spans: Iterator[tuple[bytes, np.ndarray, np.ndarray]] = iter(())
+        self._first, self._data = 0, b""  # the number of the first row of the block (header 0)
+        self._starts = self._ends = np.zeros(0, np.int64)
 
-    def get(self, numbers: list[int]) -> list[str | None]:
-        """Their texts; None past a row Python's csv module refuses (pyarrow took it)."""
-        if self._stream is None:
-            raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
-            self._stream = _csv_text(raw)  # closed by close()
-            self._rows = _rows_as_given(self._stream, strict=False)
-            next(self._rows, None)  # the header
-        texts = []
-        for number in numbers:
-            text = None
-            try:
-                while self._number < number:
-                    _, text = next(self._rows, (None, None))
-                    self._number += 1
-            except (csv.Error, ValueError):  # UnicodeDecodeError is a ValueError
-                self._rows, self._number = iter(()), number
-            texts.append(text)
+    def get(self, numbers: list[int], fields: list[dict]) -> list[str | None]:
+        if self._raw is None:
+            self._raw = gzip.open(self._path) if self._gz else open(self._path, "rb")  # noqa: SIM115
+            self._spans = _row_spans(self._raw)
+        texts: list[str | None] = []
+        for number, expected in zip(numbers, fields, strict=True):
+            while number >= self._first + len(self._starts):
+                self._first += len(self._starts)
+                self._data, self._starts, self._ends = next(self._spans, (b"", [0], [0]))
+            row = number - self._first
+            text = self._data[self._starts[row] : self._ends[row]].decode("utf-8", "replace")
+            texts.append(text if self._agrees(text, expected) else None)
         return texts
 
+    def _agrees(self, text: str, expected: dict) -> bool:
+        given = next(csv.reader(io.StringIO(text, newline="")), [])
+        if len(given) != len(self._names):
+            return False
+        given = dict(zip(self._names, given, strict=True))
+        return all(
+            given[name] == value or (value is None and given[name] in _CSV_NULLS)
+            for name, value in expected.items()
+        )
+
     def close(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
+        if self._raw is not None:
+            self._raw.close()
+
+
+_CSV_NULLS = frozenset(pacsv.ConvertOptions().null_values)
+
+
+def _row_texts(texts: _RowTexts, first: int, batch: pa.RecordBatch, rows: list[int]):
+    """The texts of a batch's rows (by their places in it) that pyarrow read."""
+    return texts.get([first + row for row in rows], batch.take(pa.array(rows)).to_pylist())
 
 
 def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
@@ -392,7 +434,7 @@ def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     names, head, blocks = _header(source)
     check_columns(kind, names)
     present = [name for name in wanted_fields(kind) if name in names]
-    row_texts = _RowTexts(source.path, source.gz)
+    row_texts = _RowTexts(source.path, source.gz, names)
     first = 1
     try:
         reader = pacsv.open_csv(
@@ -409,9 +451,13 @@ def csv_blocks(kind: Kind, source: ByteSource) -> Iterator[Batch]:
             ),
         )
         for record_batch in reader:
-            numbers = range(first, first + record_batch.num_rows)
-            texts = lambda rows, numbers=numbers: row_texts.get([numbers[r] for r in rows])  # noqa: E731
-            yield _batch(kind, first, record_batch, empty_is_null=True, as_given=texts)
+            yield _batch(
+                kind,
+                first,
+                record_batch,
+                empty_is_null=True,
+                as_given=functools.partial(_row_texts, row_texts, first, record_batch),
+            )
             first += record_batch.num_rows
     except pa.ArrowInvalid as error:
         if "UTF8" in str(error):
@@ -442,7 +488,7 @@ def csv_slowly(kind: Kind, source: ByteSource) -> Iterator[Batch]:
     source.restart()
     names, head, blocks = _header(source)
     lines = _LineCounter(_csv_text(io.BufferedReader(_Blocks(blocks, head))))
-    rows_in = _rows_as_given(lines, strict=True)
+    rows_in = _rows_as_given(lines)
     width = len(names)
     numbers, rows, reasons, given = [], [], [], []
     number = 1

@@ -58,10 +58,10 @@ rows_in_effect as (
         on
             periods.model_id = model_prices.model_id
             and periods.service_tier = model_prices.service_tier
-            and model_prices.effective_from <= periods.effective_from
+            and periods.effective_from >= model_prices.effective_from
             and (
                 model_prices.effective_to is null
-                or model_prices.effective_to > periods.effective_from
+                or periods.effective_from < model_prices.effective_to
             )
 
 ),

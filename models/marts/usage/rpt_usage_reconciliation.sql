@@ -33,9 +33,9 @@ counted_events as (
         events.org_id,
         events.event_at,
         events.input_tokens + events.output_tokens as total_tokens,
-        {%- for breakdown in breakdowns %}
-        events.{{ breakdown }},
-        {%- endfor %}
+        {% for breakdown in breakdowns %}
+            events.{{ breakdown }},
+        {% endfor %}
         {{ usage_cost('events', 'prices') }} as cost_usd,
         coalesce(timezones.timezone, 'UTC') as timezone
     from {{ ref('stg_platform__events') }} as events
@@ -64,9 +64,9 @@ raw_by_event_date as (
         org_id,
         {{ usage_local_date('event_at', 'timezone') }} as usage_date,
         count(*) as request_count,
-        {%- for token_sum in token_sums %}
-        sum({{ token_sum }}) as {{ token_sum }},
-        {%- endfor %}
+        {% for token_sum in token_sums %}
+            sum({{ token_sum }}) as {{ token_sum }},
+        {% endfor %}
         case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
     from counted_events
     group by 1, 2
@@ -79,9 +79,9 @@ raw_by_hour_date as (
         org_id,
         {{ usage_local_date(usage_hour_utc('event_at'), 'timezone') }} as usage_date,
         count(*) as request_count,
-        {%- for token_sum in token_sums %}
-        sum({{ token_sum }}) as {{ token_sum }},
-        {%- endfor %}
+        {% for token_sum in token_sums %}
+            sum({{ token_sum }}) as {{ token_sum }},
+        {% endfor %}
         case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
     from counted_events
     group by 1, 2
@@ -94,9 +94,9 @@ daily as (
         org_id,
         usage_date,
         sum(request_count) as request_count,
-        {%- for token_sum in token_sums %}
-        sum({{ token_sum }}) as {{ token_sum }},
-        {%- endfor %}
+        {% for token_sum in token_sums %}
+            sum({{ token_sum }}) as {{ token_sum }},
+        {% endfor %}
         case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
     from {{ ref('fct_usage_daily') }}
     group by 1, 2
@@ -110,9 +110,9 @@ hourly as (
         {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }}
             as usage_date,
         sum(hourly.request_count) as request_count,
-        {%- for token_sum in token_sums %}
-        sum(hourly.{{ token_sum }}) as {{ token_sum }},
-        {%- endfor %}
+        {% for token_sum in token_sums %}
+            sum(hourly.{{ token_sum }}) as {{ token_sum }},
+        {% endfor %}
         case when count(hourly.cost_usd) = count(*) then sum(hourly.cost_usd) end as cost_usd
     from {{ ref('fct_usage_hourly') }} as hourly
     left join timezones
@@ -158,16 +158,16 @@ compared as (
         coalesce(daily.total_tokens, 0) as daily_total_tokens,
         coalesce(raw_by_hour_date.total_tokens, 0) as raw_hour_basis_total_tokens,
         coalesce(hourly.total_tokens, 0) as hourly_total_tokens,
+        {% for breakdown in breakdowns %}
+            coalesce(raw_by_event_date.{{ breakdown }}, 0) as raw_{{ breakdown }},
+            coalesce(daily.{{ breakdown }}, 0) as daily_{{ breakdown }},
+            coalesce(raw_by_hour_date.{{ breakdown }}, 0) as raw_hour_basis_{{ breakdown }},
+            coalesce(hourly.{{ breakdown }}, 0) as hourly_{{ breakdown }},
+        {% endfor %}
         raw_by_event_date.cost_usd as raw_cost_usd,
         daily.cost_usd as daily_cost_usd,
         raw_by_hour_date.cost_usd as raw_hour_basis_cost_usd,
-        hourly.cost_usd as hourly_cost_usd,
-        {%- for breakdown in breakdowns %}
-        coalesce(raw_by_event_date.{{ breakdown }}, 0) as raw_{{ breakdown }},
-        coalesce(daily.{{ breakdown }}, 0) as daily_{{ breakdown }},
-        coalesce(raw_by_hour_date.{{ breakdown }}, 0) as raw_hour_basis_{{ breakdown }},
-        coalesce(hourly.{{ breakdown }}, 0) as hourly_{{ breakdown }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        hourly.cost_usd as hourly_cost_usd
     from keys
     left join raw_by_event_date
         on keys.org_id = raw_by_event_date.org_id and keys.usage_date = raw_by_event_date.usage_date
@@ -197,12 +197,12 @@ final as (
         daily_cost_usd,
         raw_hour_basis_cost_usd,
         hourly_cost_usd,
-        {%- for breakdown in breakdowns %}
-        raw_{{ breakdown }},
-        daily_{{ breakdown }},
-        raw_hour_basis_{{ breakdown }},
-        hourly_{{ breakdown }},
-        {%- endfor %}
+        {% for breakdown in breakdowns %}
+            raw_{{ breakdown }},
+            daily_{{ breakdown }},
+            raw_hour_basis_{{ breakdown }},
+            hourly_{{ breakdown }},
+        {% endfor %}
         case
             when
                 raw_request_count = daily_request_count
@@ -211,10 +211,10 @@ final as (
                 and raw_hour_basis_request_count = hourly_request_count
                 and raw_hour_basis_total_tokens = hourly_total_tokens
                 and (raw_hour_basis_cost_usd is not distinct from hourly_cost_usd)
-                {%- for breakdown in breakdowns %}
-                and raw_{{ breakdown }} = daily_{{ breakdown }}
-                and raw_hour_basis_{{ breakdown }} = hourly_{{ breakdown }}
-                {%- endfor %}
+                {% for breakdown in breakdowns %}
+                    and raw_{{ breakdown }} = daily_{{ breakdown }}
+                    and raw_hour_basis_{{ breakdown }} = hourly_{{ breakdown }}
+                {% endfor %}
                 then 'ok'
             else 'mismatch'
         end as status

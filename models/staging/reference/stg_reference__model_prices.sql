@@ -2,19 +2,18 @@
     The price list may predate the optional columns (contract section 3): a column the seed
     lacks reads as empty. A unit test's fixture is no table (nothing to look up): it has them all.
 -#}
-{%- set optional_columns = {
-    'service_tier': 'text',
-    'min_input_tokens': 'bigint',
-    'cache_read_usd_per_1m': 'numeric',
-    'cache_write_usd_per_1m': 'numeric',
-    'reasoning_usd_per_1m': 'numeric',
-} -%}
 {%- set seed_columns = [] -%}
 {%- if execute -%}
     {%- for column in adapter.get_columns_in_relation(ref('model_prices')) -%}
         {%- do seed_columns.append(column.name | lower) -%}
     {%- endfor -%}
 {%- endif -%}
+{%- set given = {} -%}
+{%- for column in ['service_tier', 'min_input_tokens', 'cache_read_usd_per_1m',
+                   'cache_write_usd_per_1m', 'reasoning_usd_per_1m'] -%}
+    {%- set present = not seed_columns or column in seed_columns -%}
+    {%- do given.update({column: column if present else 'null'}) -%}
+{%- endfor -%}
 
 with
 
@@ -30,15 +29,13 @@ typed as (
         model_id,
         provider,
         effective_from,
-        input_usd_per_1m,
-        output_usd_per_1m,
-        {%- for column, type in optional_columns.items() %}
-        {% if not seed_columns or column in seed_columns -%}
-        cast({{ column }} as {{ engine_type(type) }})
-        {%- else -%}
-        cast(null as {{ engine_type(type) }})
-        {%- endif %} as {{ column }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        cast(input_usd_per_1m as {{ engine_type('numeric') }}) as input_usd_per_1m,
+        cast(output_usd_per_1m as {{ engine_type('numeric') }}) as output_usd_per_1m,
+        cast({{ given['service_tier'] }} as {{ engine_type('text') }}) as service_tier,
+        cast({{ given['min_input_tokens'] }} as bigint) as min_input_tokens,
+        cast({{ given['cache_read_usd_per_1m'] }} as {{ engine_type('numeric') }}) as cache_read_usd_per_1m,
+        cast({{ given['cache_write_usd_per_1m'] }} as {{ engine_type('numeric') }}) as cache_write_usd_per_1m,
+        cast({{ given['reasoning_usd_per_1m'] }} as {{ engine_type('numeric') }}) as reasoning_usd_per_1m
 
     from model_prices
 
@@ -55,11 +52,11 @@ renamed as (
         -- empty optional columns take the contract's defaults
         coalesce(nullif(service_tier, ''), 'standard') as service_tier,
         coalesce(min_input_tokens, 0) as min_input_tokens,
-        cast(input_usd_per_1m as {{ engine_type('numeric') }}) as input_usd_per_1m,
-        cast(output_usd_per_1m as {{ engine_type('numeric') }}) as output_usd_per_1m,
-        coalesce(cache_read_usd_per_1m, cast(input_usd_per_1m as {{ engine_type('numeric') }})) as cache_read_usd_per_1m,
-        coalesce(cache_write_usd_per_1m, cast(input_usd_per_1m as {{ engine_type('numeric') }})) as cache_write_usd_per_1m,
-        coalesce(reasoning_usd_per_1m, cast(output_usd_per_1m as {{ engine_type('numeric') }})) as reasoning_usd_per_1m
+        input_usd_per_1m,
+        output_usd_per_1m,
+        coalesce(cache_read_usd_per_1m, input_usd_per_1m) as cache_read_usd_per_1m,
+        coalesce(cache_write_usd_per_1m, input_usd_per_1m) as cache_write_usd_per_1m,
+        coalesce(reasoning_usd_per_1m, output_usd_per_1m) as reasoning_usd_per_1m
 
     from typed
 
