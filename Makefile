@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install prometheus chromium analytics-verify test test-slow check-package reference lint bench bench-load bench-rollup bench-queries db-stop clean
+.PHONY: help install prometheus chromium analytics-verify test test-slow test-postgres15 check-package reference lint bench bench-load bench-rollup bench-queries bench-ops bench-scale db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -70,9 +70,9 @@ analytics-verify: $(INSTALLED) ## Load a generated sample in batches, roll up, v
 test: $(INSTALLED) ## Run the test suite but its slow and Spark tests (pytest, dbt on the embedded database)
 	$(BIN)/pytest -m "not slow and not spark"
 
-test-slow: $(INSTALLED) ## Run the slow and Spark tests (CI runs them after `make test`)
+test-slow: $(INSTALLED) prometheus chromium ## Run the slow and Spark tests (CI runs them after `make test`), installing Prometheus, Chromium and PostgreSQL 15 where missing
 	@# pytest's exit status 5 means no test is marked so: nothing to run is not a failure
-	$(BIN)/pytest -m "slow or spark" || test $$? -eq 5
+	TALLY_PG15_BIN="$$(ci/postgres15.sh)" $(BIN)/pytest -m "slow or spark" || test $$? -eq 5
 
 check-package: ## Install the package into a fresh virtualenv, init a project outside the checkout, run it
 	ci/check-package.sh $(PYTHON)
@@ -80,13 +80,19 @@ check-package: ## Install the package into a fresh virtualenv, init a project ou
 reference: $(INSTALLED) ## Write every command's --help into docs/reference.md
 	TALLY_WRITE_REFERENCE=1 $(BIN)/pytest -q cli/tests/test_reference.py
 
+# The migration cycle and a whole pipeline on the `postgres` target, against Debian's PostgreSQL
+# 15 (installed by ci/postgres15.sh when missing, as root) with a build role that is no
+# superuser. CI runs it: `make test-slow` skips these tests where PostgreSQL 15 is missing.
+test-postgres15: $(INSTALLED) ## The postgres target on Debian's PostgreSQL 15 (migrations, pipeline)
+	TALLY_PG15_BIN="$$(ci/postgres15.sh)" $(BIN)/pytest cli/tests/test_postgres_target.py
+
 lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/ruff check cli benchmarks
 	@# sqlfluff's dbt templater compiles the project: it needs the database and dbt's environment
 	$(BIN)/tally db start >/dev/null
 	eval "$$($(BIN)/tally db env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
 
-bench: bench-load bench-rollup bench-queries ## All benchmarks; each prints its figures
+bench: bench-load bench-rollup bench-queries bench-scale ## All benchmarks; each prints its figures
 
 bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet beside psql \copy
 	$(BIN)/python benchmarks/bench_load.py
@@ -96,6 +102,9 @@ bench-rollup: $(INSTALLED) ## Incremental rollup after 1% late events vs full re
 
 bench-queries: $(INSTALLED) ## Analysts' questions on raw events, a TokenLedger-style view and the rollups, 3M events
 	$(BIN)/python benchmarks/bench_queries.py
+
+bench-scale: $(INSTALLED) ## tally rollup per kind of change vs full refresh, 3M events (EVENTS=30000000)
+	$(BIN)/python benchmarks/bench_scale.py --events $(or $(EVENTS),3000000)
 
 db-stop: ## Stop the embedded database (and the one of analytics-verify)
 	@test -x $(BIN)/tally && $(BIN)/tally db stop || true

@@ -27,6 +27,7 @@ import numpy as np
 import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
+import results  # benchmarks/results.py
 
 BENCHMARKS = Path(__file__).resolve().parent
 ROLLUP_MODELS = (
@@ -211,6 +212,17 @@ def main() -> None:
             f"target incremental <= {TARGET_RATIO:.0%} of full: "
             f"{'met' if ratio <= TARGET_RATIO else 'NOT met'} ({ratio:.1%})"
         )
+        results.append("rollup", {
+            "events": options.events,
+            "late_events": late,
+            "full_refresh_seconds": {m: round(full[m], 1) for m in full},
+            "incremental_seconds": {m: round(incremental[m], 1) for m in incremental},
+            "rollup_models_ratio": round(ratio, 4),
+            "wall_seconds": {"full_refresh": round(full_wall, 1),
+                             "incremental": round(incremental_wall, 1)},
+            "incremental_equals_full_refresh": identical,
+            "microbatch_missing_events": raw_events - counted,
+        })
     finally:
         subprocess.run([sys.executable, "-m", "tally", "db", "stop"], stdout=subprocess.DEVNULL)
         shutil.rmtree(home, ignore_errors=True)

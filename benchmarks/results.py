@@ -20,11 +20,16 @@ def _commit() -> str:
     return found.stdout.strip() or "unknown"
 
 
-def append(benchmark: str, figures: dict) -> Path:
+def commit() -> str:
+    """The checkout's commit, as a run that takes long should read it at its start."""
+    return _commit()
+
+
+def append(benchmark: str, figures: dict, measured_commit: str | None = None) -> Path:
     """Append one run's figures to the benchmark's results file; returns its path."""
     RESULTS.mkdir(exist_ok=True)
     run = {
-        "commit": _commit(),
+        "commit": measured_commit or _commit(),
         "utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cores": os.cpu_count(),
         **figures,

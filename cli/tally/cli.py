@@ -120,7 +120,7 @@ def cli():
 
 @cli.group(context_settings=CONTEXT)
 def db():
-    """Manage the embedded PostgreSQL of the `local` target.
+    """Manage the target's database: the embedded server of `local`, its schema, its backups.
 
     \b
     Example:
@@ -275,6 +275,11 @@ def load(target, kind, as_json, paths):
 def rollup(target, full_refresh):
     """Build seeds, snapshots, models and their tests incrementally (dbt build).
 
+    Each data test covers what the run changed (the load batches it rolls up; rules the
+    database enforces are checked in its catalog); unit tests and whole-table tests run in
+    `tally verify`, `make test` and a plain `dbt build`. Seeds and snapshots whose input is
+    unchanged since the last rollup are left as they are.
+
     \b
     Example:
       tally rollup
@@ -285,6 +290,8 @@ def rollup(target, full_refresh):
     for table, rows in sorted(summary.rows_changed.items()):
         # Spark reports no count for a partition overwrite
         click.echo(f"{table}: {rows} rows changed" if rows >= 0 else f"{table}: rebuilt")
+    if summary.unchanged:
+        click.echo(f"input unchanged, not rebuilt: {', '.join(summary.unchanged)}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -326,9 +333,10 @@ def verify(target, as_json):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "csv", "parquet"]),
+    type=click.Choice(["jsonl", "csv", "parquet", "sqlite"]),
     default="jsonl",
     show_default=True,
+    help="File format; sqlite writes the legacy application's database, app.db.",
 )
 @click.option("--gzip", "gz", is_flag=True, help="Compress every file (.gz).")
 @click.option("--days", type=click.IntRange(min=1), default=7, show_default=True)
@@ -343,20 +351,28 @@ def generate(events, out, seed, fmt, gz, days, late, duplicates, voided, bad, as
 
     Fractions are shares of the events: late (up to 240 days old), duplicates (re-sent, one in
     five with a changed field), voided, and bad (each breaking one rule of the contract).
+    --format sqlite writes the legacy application's database instead (tally load app.db).
 
     \b
     Example:
       tally generate --events 1000000 --out data/ --seed 7 --format csv --gzip
+      tally generate --events 100000 --out legacy/ --format sqlite
     """
     from tally.generate import Fractions
     from tally.generate import generate as write_data_set
 
     fractions = Fractions(late=late, duplicates=duplicates, voided=voided, bad=bad)
-    result = write_data_set(events, out, seed, fmt, gz, fractions, days)
-    if as_json:
-        click.echo(json.dumps(result.files))
+    if fmt == "sqlite":
+        from tally.generate import DEFAULT_END
+        from tally.generate.legacy import write_legacy_database
+
+        files = write_legacy_database(events, out, seed, vars(fractions), days, DEFAULT_END)
     else:
-        for path, rows in result.files.items():
+        files = write_data_set(events, out, seed, fmt, gz, fractions, days).files
+    if as_json:
+        click.echo(json.dumps(files))
+    else:
+        for path, rows in files.items():
             click.echo(f"{path}: {rows} records")
 
 
@@ -497,6 +513,120 @@ def report(target, org_id, out):
     figures = write_report(target, org_id, out)
     click.echo(f"{out}: {figures.first_date} to {figures.last_date}, "
                f"reconciliation {figures.reconciliation['verdict']}")
+
+
+@db.command(name="migrations", context_settings=CONTEXT)
+@target_option
+@json_option
+def migrations_(target, as_json):
+    """List tally's schema migrations: applied (with when) and pending.
+
+    \b
+    Example:
+      tally db migrations
+      tally db migrations --json | jq '.[] | select(.status == "pending")'
+    """
+    from tally.database import connect
+    from tally.migrations import status as migration_status
+
+    with connect(target) as conn:
+        states = migration_status(conn)
+    if as_json:
+        click.echo(json.dumps([state.as_dict() for state in states]))
+        return
+    for state in states:
+        when = state.applied_at.strftime("%Y-%m-%d %H:%M:%S UTC") if state.applied_at else ""
+        unknown = "" if state.known else "  (applied by a newer tally)"
+        click.echo(
+            f"{state.migration.label:<32} {'applied' if state.applied_at else 'pending':<8}"
+            f" {when}{unknown}".rstrip()
+        )
+
+
+@db.command(context_settings=CONTEXT)
+@target_option
+@click.option(
+    "--to",
+    "version",
+    type=click.IntRange(min=0),
+    help="The version to end at, up or down (default: the newest; 0: none).",
+)
+@click.option(
+    "--allow-data-loss",
+    is_flag=True,
+    help="Let a down migration drop tables or columns that hold data.",
+)
+@json_option
+@audited
+def migrate(target, version, allow_data_loss, as_json):
+    """Apply or revert schema migrations, in one transaction; each step goes to the audit ledger.
+
+    A down migration that would drop a table holding rows (or a column holding values) is
+    refused, and nothing changes, unless --allow-data-loss is given. Any later command of this
+    tally applies pending migrations again: go down only to run an older tally.
+
+    \b
+    Example:
+      tally db migrate
+      tally db migrate --to 11 --allow-data-loss
+    """
+    from tally.audit import note
+    from tally.database import connect
+    from tally.migrations import migrate_to
+
+    with connect(target) as conn:
+        steps = migrate_to(conn, version, allow_data_loss=allow_data_loss)
+    note(schema_version=version)
+    if as_json:
+        click.echo(json.dumps([step.as_dict() for step in steps]))
+    elif not steps:
+        click.echo("nothing to do")
+    for step in [] if as_json else steps:
+        click.echo(f"{step.direction:<4} {step.migration.label} ({step.seconds:.2f} s)")
+
+
+@db.command(name="backup", context_settings=CONTEXT)
+@target_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@audited
+def backup_(target, path):
+    """Write a consistent backup of the target's database (every schema) to PATH.
+
+    Loads may run meanwhile (a load not committed when the backup starts is not in it); a
+    running rollup is waited for, and one that starts waits for the backup.
+
+    \b
+    Example:
+      tally db backup backups/tally-$(date +%F).dump
+    """
+    from tally.audit import note
+    from tally.backup import backup
+
+    done = backup(target, path)
+    note(backup={"path": str(done.path), "bytes": done.bytes, "seconds": round(done.seconds, 3)})
+    click.echo(f"{done.path}: {done.bytes:,} bytes in {done.seconds:.1f} s")
+
+
+@db.command(context_settings=CONTEXT)
+@target_option
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@audited
+def restore(target, path):
+    """Replace the target's database with the backup in PATH, exactly, in one transaction.
+
+    Every schema of the database is dropped and the backup's put back; if anything fails,
+    nothing changed. Stop loads first: a load committing meanwhile is lost with the rest.
+
+    \b
+    Example:
+      tally db restore backups/tally-2026-12-06.dump && tally rollup
+    """
+    from tally.audit import note
+    from tally.backup import restore as restore_backup
+
+    done = restore_backup(target, path)
+    note(restore={"path": str(done.path), "seconds": round(done.seconds, 3)})
+    click.echo(f"restored {done.path} in {done.seconds:.1f} s")
 
 
 def main():

@@ -65,16 +65,27 @@ def _callbacks(args: tuple[str, ...]) -> tuple[list, list[str]]:
     return callbacks, extra
 
 
-def run_dbt(target: str, *args: str):
-    """Run `dbt ARGS --target TARGET` on the project; returns dbt's dbtRunnerResult."""
+def run_dbt(target: str, *args: str, env: dict[str, str] | None = None):
+    """Run `dbt ARGS --target TARGET` on the project; returns dbt's dbtRunnerResult. `env`:
+    variables set for this call only (macros read them with env_var at run time)."""
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(target))
-    with tracing.span(f"dbt {args[0]}", **{"dbt.command": " ".join(args)}) as span:
-        callbacks, extra = _callbacks(args)
-        result = dbtRunner(callbacks=callbacks).invoke(
-            [*args, *extra, "--project-dir", str(project_dir()), "--target", target]
-        )
-        if not result.success:
-            tracing.mark_failed(span, str(result.exception or f"dbt {args[0]} failed"))
-    return result
+    extra_env = env or {}
+    previous = {name: os.environ.get(name) for name in extra_env}
+    os.environ.update(extra_env)
+    try:
+        with tracing.span(f"dbt {args[0]}", **{"dbt.command": " ".join(args)}) as span:
+            callbacks, extra = _callbacks(args)
+            result = dbtRunner(callbacks=callbacks).invoke(
+                [*args, *extra, "--project-dir", str(project_dir()), "--target", target]
+            )
+            if not result.success:
+                tracing.mark_failed(span, str(result.exception or f"dbt {args[0]} failed"))
+        return result
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

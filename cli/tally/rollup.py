@@ -4,17 +4,23 @@ from dataclasses import dataclass, field
 
 import click
 
-from tally import locks
+from tally import locks, rollup_inputs
 from tally.database import connect
 from tally.dbt_invocation import run_dbt
 from tally.errors import TallyError
 from tally.migrations import apply_pending
+from tally.paths import project_dir
+
+# Unit tests prove the SQL, not the data: they run in `make test` and CI, and in `tally verify`;
+# so do the data tests that compare whole tables (tag whole_table), which no index can scope.
+ROLLUP_SELECTION = ("--exclude", "resource_type:unit_test", "tag:whole_table")
 
 
 @dataclass
 class RollupSummary:
     rows_changed: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)  # seeds and snapshots left as they were
 
 
 def _summarise(result) -> RollupSummary:
@@ -31,18 +37,24 @@ def _summarise(result) -> RollupSummary:
 
 def _run_on_spark(full_refresh: bool):
     """Spark: the raw layer cleaned of what a killed load left, then dbt build, one rollup at a
-    time on this machine (the loader's lock)."""
+    time on this machine (the loader's lock). Seeds are rebuilt and data tests cover whole
+    tables: the inputs' fingerprints and the run's scope live in PostgreSQL's ops schema."""
     from tally.spark.raw_layer import RawLayer, locked
 
     layer = RawLayer()
     with locked():
         layer.ensure()
         layer.clean()
-        return run_dbt("spark", "build", *(["--full-refresh"] if full_refresh else []))
+        return run_dbt(
+            "spark", "build", *ROLLUP_SELECTION, *(["--full-refresh"] if full_refresh else [])
+        )
 
 
 def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
-    """Build everything with dbt; rollups of the same database wait for each other."""
+    """Build everything with dbt but the unit tests, and the seeds and snapshots whose input is
+    unchanged (tally.rollup_inputs); each data test covers what the run changed
+    (TALLY_TEST_SCOPE=run, see macros/schema/get_where_subquery.sql). Rollups of the same
+    database wait for each other."""
     from tally.targets import is_spark
 
     if is_spark(target):
@@ -52,8 +64,21 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
         if not lock_conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
             click.echo("waiting for another tally rollup on this database to finish...", err=True)
             lock_conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
-        result = run_dbt(target, "build", *(["--full-refresh"] if full_refresh else []))
-    return _checked(result)
+        inputs = rollup_inputs.fingerprints(lock_conn, project_dir())
+        unchanged = [] if full_refresh else rollup_inputs.unchanged(lock_conn, inputs)
+        result = run_dbt(
+            target,
+            "build",
+            *ROLLUP_SELECTION,
+            *unchanged,
+            *(["--full-refresh"] if full_refresh else []),
+            env={"TALLY_TEST_SCOPE": "run"},
+        )
+        if result.success:
+            rollup_inputs.record(lock_conn, inputs)
+    summary = _checked(result)
+    summary.unchanged = unchanged
+    return summary
 
 
 def _checked(result) -> RollupSummary:

@@ -112,5 +112,12 @@ class Pipeline:
             assert mismatches == 0
 
     def snapshot(self) -> dict[str, dict]:
+        """Every rollup's rows, and the reconciliation's (but for the run that computed each)."""
         with psycopg.connect(self.url) as conn:
-            return {table: actual_rollup(conn, table) for table in ROLLUPS}
+            tables = {table: actual_rollup(conn, table) for table in ROLLUPS}
+            report = conn.execute(
+                "select to_jsonb(report) - 'reconciled_by_invocation_id'"
+                " from analytics.rpt_usage_reconciliation as report"
+            ).fetchall()
+        report_rows = {(row["org_id"], row["usage_date"]): row for (row,) in report}
+        return {**tables, "rpt_usage_reconciliation": report_rows}

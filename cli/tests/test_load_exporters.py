@@ -89,6 +89,8 @@ def test_json_lines_keys_in_other_case_among_plain_ones(clean_db, tmp_path):
     lines[200] = json.dumps(_in_case(event(event_id="title", latency_ms=7), str.title))
     lines[300] = json.dumps({**event(event_id="both", latency_ms=None), "LATENCY_MS": 9})
     lines[400] = json.dumps({**event(event_id="twice", model_id="first"), "MODEL_ID": "second"})
+    optional_only = {k: v for k, v in event(event_id="optional").items() if k != "latency_ms"}
+    lines[450] = json.dumps({**optional_only, "Latency_Ms": 5})  # every required key as spelled
     (tmp_path / "events.jsonl").write_text("\n".join(lines) + "\n")
     result = load_json(tmp_path / "events.jsonl")
     assert result["exit"] == 0, result
@@ -98,6 +100,7 @@ def test_json_lines_keys_in_other_case_among_plain_ones(clean_db, tmp_path):
     assert loaded["title"] == events_row(latency_ms=7)
     assert loaded["both"] == events_row(latency_ms=None)  # "latency_ms": null wins
     assert loaded["twice"] == events_row(model_id="first")
+    assert loaded["optional"] == events_row(latency_ms=5)
 
 
 def test_unnamed_csv_columns_are_ignored(clean_db, tmp_path):

@@ -148,7 +148,10 @@ def test_an_unknown_extension_fails_with_one_line(clean_db, tmp_path, name):
     path.write_text(json.dumps(event()) + "\n")
     result = load(path)
     assert result.returncode == 1
-    expected = "unknown extension (expected .jsonl, .ndjson, .csv or .parquet, maybe .gz)"
+    expected = (
+        "unknown extension (expected .jsonl, .ndjson, .csv, .parquet, .db, .sqlite or .sqlite3,"
+        " maybe .gz)"
+    )
     assert result.stderr == f"Error: {path}: {expected}\n"
     assert events(clean_db) == {}
     assert query(clean_db, "select file_format, failure_reason from raw.load_batches") == [
@@ -171,5 +174,6 @@ def test_the_registry_of_formats_is_what_discovery_and_messages_read(tmp_path):
     result = load(tmp_path)
     assert result.returncode == 1
     assert result.stderr == (
-        f"Error: nothing to load in {tmp_path}: no .jsonl, .ndjson, .csv or .parquet file\n"
+        f"Error: nothing to load in {tmp_path}: no .jsonl, .ndjson, .csv, .parquet, .db, .sqlite"
+        " or .sqlite3 file\n"
     )

@@ -205,7 +205,7 @@ BAD_FILES = {
         b"event_id,org_id,model_id,event_time,input_tokens,output_tokens,status\n",
         "no records",
     ),
-    "legacy.db": (b"SQLite format 3\x00", "legacy application databases"),
+    "legacy.db": (b"SQLite format 3\x00", "not a SQLite database: file is not a database"),
     "events.txt": (b"hello\n", "unknown extension"),
 }
 

@@ -44,6 +44,19 @@ def test_each_rollup_contract_declares_every_measure_with_its_type(model_name):
         assert {"type": "not_null"} in columns[measure.name]["constraints"], measure.name
 
 
+@pytest.mark.parametrize("model_name", ROLLUP_MODELS)
+def test_each_rollup_table_refuses_a_negative_measure(model_name):
+    """`tally rollup` leaves the rows' rules to the database (its tests skip them): the
+    contract's checks name every summed measure."""
+    model = _model(model_name)
+    checks = [c["expression"] for c in model.get("constraints", []) if c["type"] == "check"]
+    for column in model["columns"]:
+        checks += [c["expression"] for c in column.get("constraints", []) if c["type"] == "check"]
+    rules = " and ".join(checks)
+    for measure in measures.summed():
+        assert f"{measure.name} >= 0" in rules or f"{measure.name} > 0" in rules, measure.name
+
+
 def test_the_reference_computes_every_measure_in_the_projects_order():
     assert measures.names() == REFERENCE_MEASURES
 

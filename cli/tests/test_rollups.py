@@ -1,6 +1,7 @@
 """The rollups under what real data does: very late events, voids after the fact, loads that
 commit while a rollup runs, a rollup killed mid-way, price edits, organizations that arrive late."""
 
+import json
 import os
 import signal
 import subprocess
@@ -11,8 +12,11 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from click.testing import CliRunner
 from conftest import PROJECT_DIR, query
 from rollup_harness import Pipeline, copy_project, reset_database
+from tally.cli import cli
+from tally.dbt_invocation import artifacts_dir, run_dbt
 from tally.load.batch import commit_batch
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -258,3 +262,67 @@ def test_a_full_refresh_over_existing_tables_keeps_the_grain_index(pipeline):
         ("analytics.fct_usage_daily_v2",),
         ("analytics.fct_usage_hourly",),
     ]
+
+
+def test_the_reconciliation_rechecks_what_the_run_touched_and_verify_rechecks_all(pipeline):
+    """`tally rollup` recomputes the report's rows for the (org, date) pairs its change set
+    touches; the rest wait for `--full-refresh` (what `tally verify` runs), which finds them."""
+    noon = NOW.replace(hour=12, minute=0, second=0)
+    touched, untouched = noon - timedelta(days=2), noon - timedelta(days=4)
+    pipeline.load("events", [event("t1", touched), event("u1", untouched)])
+    pipeline.rollup()
+    with psycopg.connect(pipeline.url, autocommit=True) as conn:
+        conn.execute(
+            "update analytics.fct_usage_daily_v2"
+            " set request_count = request_count + 1, success_count = success_count + 1"
+        )
+    pipeline.load("events", [event("t2", touched + timedelta(minutes=1))])
+    pipeline.rollup()
+
+    def mismatched():
+        return query(
+            pipeline.url,
+            "select usage_date from analytics.rpt_usage_reconciliation"
+            " where status = 'mismatch' order by 1",
+        )
+
+    assert mismatched() == [(touched.date(),)]
+    assert run_dbt("local", "run", "--select", "rpt_usage_reconciliation", "--full-refresh").success
+    assert mismatched() == [(untouched.date(),), (touched.date(),)]
+
+
+def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
+    """`tally rollup` runs no unit test, its raw-layer tests read the run's new batches only,
+    seeds and snapshots run only when their input changed, and the rules left to the database
+    are checked in the catalog: a CHECK constraint dropped by hand fails the run."""
+    pipeline.load("events", [event("e1", NOW - timedelta(hours=3))])
+    assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
+    results = json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
+    kinds = {result["unique_id"].split(".")[0] for result in results}
+    assert "unit_test" not in kinds and "test" in kinds
+    [unique_events] = [
+        r
+        for r in results
+        if r["unique_id"].startswith("test.tally.source_unique_platform_events_event_id")
+    ]
+    assert "lower_commit_seq" in unique_events["compiled_code"]
+
+    nothing_new = CliRunner().invoke(cli, ["rollup"])
+    assert "not rebuilt: model_prices, snp_model_prices, snp_organizations" in nothing_new.output
+    with pipeline.prices_csv.open("a") as prices:
+        prices.write("gpt-4o,openai,2024-06-01 00:00:00,1.25,7.50\n")
+    repriced = CliRunner().invoke(cli, ["rollup"])
+    assert repriced.exit_code == 0 and "not rebuilt" not in repriced.output
+    pipeline.assert_matches_reference()
+
+    with psycopg.connect(pipeline.url, autocommit=True) as conn:
+        [(check,)] = conn.execute(
+            "select conname from pg_constraint where contype = 'c'"
+            " and conrelid = 'analytics.fct_usage_hourly'::regclass"
+            " and pg_get_constraintdef(oid) like '%total_tokens%'"
+        ).fetchall()
+        conn.execute(f"alter table analytics.fct_usage_hourly drop constraint {check}")
+    pipeline.load("events", [event("e2", NOW - timedelta(hours=2))])
+    result = CliRunner().invoke(cli, ["rollup"])
+    assert result.exit_code == 1
+    assert "assert_usage_constraints_are_in_place" in result.output

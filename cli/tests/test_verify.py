@@ -45,7 +45,13 @@ def rebuild_report() -> None:
     """Rebuild the reconciliation report after undoing a corruption: verify rebuilt it while the
     rollups were corrupt, and a later verify with loads pending would read it as it was left."""
     assert run_dbt(
-        "local", "run", "--select", "rpt_usage_reconciliation", "--log-level", "none"
+        "local",
+        "run",
+        "--select",
+        "rpt_usage_reconciliation",
+        "--full-refresh",
+        "--log-level",
+        "none",
     ).success
 
 
@@ -109,7 +115,15 @@ def test_clean_data_passes_with_unpriced_warning(loaded, tally_home):
 
 
 def test_corrupt_rollup_row_fails_dbt_tests(loaded):
-    """A row whose tokens no longer add up: dbt's usage_measures_are_consistent catches it."""
+    """A row whose tokens no longer add up, written past the table's check: dbt's
+    usage_measures_are_consistent catches it, and the catalog test names the missing check."""
+    [(check_name, check)] = execute(
+        loaded,
+        "select conname, pg_get_constraintdef(oid) from pg_constraint"
+        " where conrelid = 'analytics.fct_usage_hourly'::regclass and contype = 'c'"
+        " and pg_get_constraintdef(oid) like '%total_tokens%'",
+    )
+    execute(loaded, f"alter table analytics.fct_usage_hourly drop constraint {check_name}")
     [(hour, org_id)] = execute(
         loaded,
         "update analytics.fct_usage_hourly set input_tokens = input_tokens + 1"
@@ -126,6 +140,9 @@ def test_corrupt_rollup_row_fails_dbt_tests(loaded):
             " and input_tokens + output_tokens <> total_tokens",
             [hour, org_id],
         )
+        execute(
+            loaded, f"alter table analytics.fct_usage_hourly add constraint {check_name} {check}"
+        )
         rebuild_report()
     assert result.exit_code == 1, result.output
     lines = result.output.splitlines()
@@ -133,6 +150,7 @@ def test_corrupt_rollup_row_fails_dbt_tests(loaded):
     [dbt_line] = [line for line in lines if line.startswith("dbt tests ")]
     assert dbt_line.split()[2] == "fail"
     assert "usage_measures_are_consistent" in result.output
+    assert "assert_usage_constraints_are_in_place" in result.output
     assert any(line.startswith("Data Docs: ") for line in lines)
     assert "Calculating Metrics" not in result.output  # no progress bars
 

@@ -12,8 +12,15 @@
     -#}
     begin;
     select pg_advisory_xact_lock({{ var('tally_load_commit_lock') }});
-    insert into {{ source('rollup_state', 'rollup_runs') }} (invocation_id, upper_commit_seq)
-    select '{{ invocation_id }}', coalesce(max(commit_seq), 0)
+    insert into {{ source('rollup_state', 'rollup_runs') }} (invocation_id, upper_commit_seq, lower_commit_seq)
+    select
+        '{{ invocation_id }}',
+        coalesce(max(commit_seq), 0),
+        {%- if flags.FULL_REFRESH %}
+        0
+        {%- else %}
+        coalesce((select min(applied_commit_seq) from {{ source('rollup_state', 'rollup_watermarks') }}), 0)
+        {%- endif %}
     from {{ source('platform', 'load_batches') }}
     on conflict (invocation_id) do nothing;
     commit;

@@ -1,4 +1,4 @@
-{% macro rollup_record_state(prices, organization_timezones=none) -%}
+{% macro rollup_record_state(prices=none, organization_timezones=none) -%}
     {{ return(adapter.dispatch('rollup_record_state', 'tally')(prices, organization_timezones)) }}
 {%- endmacro %}
 
@@ -20,11 +20,14 @@
         runs.invocation_id = '{{ invocation_id }}'
         and watermarks.model_name = '{{ model_name }}';
 
+    {%- if prices is not none %}
+
     delete from {{ source('rollup_state', 'rollup_applied_prices') }} where model_name = '{{ model_name }}';
     insert into {{ source('rollup_state', 'rollup_applied_prices') }}
         (model_name, {{ usage_price_columns() | join(', ') }})
     select '{{ model_name }}', {{ usage_price_columns() | join(', ') }}
     from {{ prices }};
+    {%- endif %}
 
     {%- if organization_timezones is not none %}
     delete from {{ source('rollup_state', 'rollup_applied_timezones') }} where model_name = '{{ model_name }}';
@@ -49,12 +52,14 @@
     -#}
     {%- set model_name = this.identifier -%}
     {%- if execute %}
+    {%- if prices is not none %}
     {%- call statement('record_applied_prices') %}
     insert overwrite table {{ source('rollup_state', 'rollup_applied_prices') }}
     partition (model_name)
     select {{ usage_price_columns() | join(', ') }}, '{{ model_name }}'
     from {{ prices }}
     {%- endcall %}
+    {%- endif %}
     {%- if organization_timezones is not none %}
     {%- call statement('record_applied_timezones') %}
     insert overwrite table {{ source('rollup_state', 'rollup_applied_timezones') }}

@@ -1,4 +1,4 @@
-{% macro spark__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones, dimensions) -%}
+{% macro spark__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions) -%}
     {#-
         The usage rollups on Spark, whose parquet tables have no MERGE: every row of a time
         bucket is recomputed from the events, and the buckets an incremental run recomputes
@@ -11,7 +11,8 @@
         read when the model compiles (spark__usage_touched_buckets); their partitions are
         dropped first, so a bucket left without events (all voided) disappears too. A run
         killed before its post-hook leaves the state as it was: the next run recomputes the
-        same buckets.
+        same buckets. events_indexed, PostgreSQL's lookup of events by model and by
+        organization, is not read: a bucket's events are found by its partitions.
     -#}
     {%- set measures = usage_measures() -%}
     {%- set touched = none -%}

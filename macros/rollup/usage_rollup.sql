@@ -1,8 +1,8 @@
-{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones=none, dimensions=['org_id', 'user_id', 'api_key_id', 'model_id']) -%}
-    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones, dimensions)) }}
+{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones=none, dimensions=['org_id', 'user_id', 'api_key_id', 'model_id']) -%}
+    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions)) }}
 {%- endmacro %}
 
-{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, organization_timezones, dimensions) -%}
+{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions) -%}
     {#-
         The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*,
         fct_usage_daily_by_model): one row per (bucket, dimensions...) of every non-voided event
@@ -16,13 +16,15 @@
         zone changed. Each such event's old contribution is subtracted and its new one added;
         the `usage_delta` strategy merges the result. Events of any age count.
 
-        bucket: 'utc_hour', 'utc_date' or 'local_date' (needs organization_timezones).
+        bucket: 'utc_hour', 'utc_date', 'local_date' or 'local_date_of_utc_hour' (the local
+        date of the UTC hour's start, the reconciliation's basis for the hourly rollup); the last
+        two need organization_timezones.
         incremental, run_id: the model's is_incremental() and invocation_id, passed in so that
         unit tests can override them.
         Relations are referenced where they are used, not through import CTEs: PostgreSQL
         materialises a CTE used twice, which would read all events on every run.
     -#}
-    {%- set by_local_date = bucket == 'local_date' -%}
+    {%- set by_local_date = bucket in ('local_date', 'local_date_of_utc_hour') -%}
     {#- the table's name keys its state; a unit test's `this` is nameless, so its name comes
         from the tested node's id (model.tally.fct_usage_daily.v2 -> fct_usage_daily_v2) -#}
     {%- set tested_node = model.get('tested_node_unique_id') or '' -%}
@@ -38,6 +40,20 @@
                                    where invocation_id = '{{ run_id }}')
         {%- endset -%}
         {%- set new_batch_hint = run_query(hint_query).columns[0].values() | list -%}
+        {#- the lookup of price edits and time-zone changes must hold every event this table
+            already counts (newer ones come in through their batches) -#}
+        {%- set lookup_query -%}
+            select
+                coalesce((select applied_commit_seq from {{ source('rollup_state', 'rollup_watermarks') }}
+                          where model_name = '{{ events_indexed.identifier }}'), -1)
+                >= coalesce((select applied_commit_seq from {{ source('rollup_state', 'rollup_watermarks') }}
+                             where model_name = '{{ model_name }}'), 0)
+        {%- endset -%}
+        {%- if not run_query(lookup_query).columns[0].values()[0] -%}
+            {{ exceptions.raise_compiler_error(
+                events_indexed.identifier ~ ' is behind ' ~ model_name
+                ~ ': build it first (dbt build --select +' ~ model_name ~ ')') }}
+        {%- endif -%}
     {%- endif -%}
     {%- set new_batch_literals = (new_batch_hint or ['null']) | join(', ') -%}
     {%- set measures = usage_measures() %}
@@ -175,19 +191,32 @@ changed_events as (
 
     union
 
+    -- events under a changed price row, found by model and time in the lookup, then by key
     select
         events.*
     from {{ events }} as events
-    inner join changed_prices
-        on {{ usage_price_matches('events', 'changed_prices') }}
+    where events.event_id = any(array(
+        select indexed.event_id
+        from {{ events_indexed }} as indexed
+        inner join changed_prices
+            on
+                indexed.model_id = changed_prices.model_id
+                and indexed.event_at >= changed_prices.effective_from
+                and (changed_prices.effective_to is null or indexed.event_at < changed_prices.effective_to)
+    ))
     {%- if by_local_date %}
 
     union
 
+    -- events of an organization whose time zone changed, found in the lookup, then by key
     select
         events.*
     from {{ events }} as events
-    where events.org_id in (select changed_timezones.org_id from changed_timezones)
+    where events.event_id = any(array(
+        select indexed.event_id
+        from {{ events_indexed }} as indexed
+        where indexed.org_id in (select changed_timezones.org_id from changed_timezones)
+    ))
     {%- endif %}
 
 ),
@@ -239,6 +268,9 @@ contributions as (
         {{ usage_hour_utc('tracked_events.event_at') }} as bucket,
         {%- elif bucket == 'utc_date' %}
         {{ usage_local_date('tracked_events.event_at', "'UTC'") }} as bucket,
+        {%- elif bucket == 'local_date_of_utc_hour' %}
+        {{ usage_local_date(usage_hour_utc('tracked_events.event_at'),
+                            "coalesce(timezones.timezone, 'UTC')") }} as bucket,
         {%- else %}
         {{ usage_local_date('tracked_events.event_at', "coalesce(timezones.timezone, 'UTC')") }}
             as bucket,

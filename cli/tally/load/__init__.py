@@ -11,7 +11,7 @@ from tally import tracing
 from tally.errors import TallyError
 from tally.load.batch import commit_batch, load_file, prepare_session
 from tally.load.discovery import discover
-from tally.load.formats import readable_extensions
+from tally.load.formats import FORMATS, readable_extensions
 from tally.load.progress import Progress
 from tally.load.summary import LoadSummary
 
@@ -21,6 +21,7 @@ __all__ = ["commit_batch", "load_paths"]
 def load_paths(target: str, arguments: list[str], kind: str | None = None) -> LoadSummary:
     """Load every file the arguments name (files, directories, globs); never raises for a file."""
     from tally.database import connect
+    from tally.load.legacy import load_legacy_file
     from tally.migrations import apply_pending
     from tally.targets import is_spark
 
@@ -40,6 +41,9 @@ def load_paths(target: str, arguments: list[str], kind: str | None = None) -> Lo
         apply_pending(conn)
         prepare_session(conn)
         for file in files:
+            if FORMATS[file.format].holds_tables if file.format else False:
+                summary.files += load_legacy_file(conn, file)
+                continue
             summary.files.append(_load_traced(conn, file))
     return summary
 

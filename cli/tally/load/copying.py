@@ -248,3 +248,15 @@ def copy_file(
             _copy(conn, copier, fmt.reparse(kind, source))
         copier.flush(conn)
     return copier.copied
+
+
+def copy_batches(
+    conn: psycopg.Connection, kind: Kind, stream, context: Context, batch_id: int, label: str
+) -> Copied:
+    """Copy records that arrive as Batches (a source other than a file, such as a legacy
+    database's table) into the raw layer, broken ones into the quarantine under `label`."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY) as quarantine:
+        copier = _Copier(kind, batch_id, label, context, (quarantine, None))
+        _copy(conn, copier, stream)
+        copier.flush(conn)
+    return copier.copied

@@ -38,6 +38,9 @@ class Format:
     count: Callable[[Path], int] | None = None
     parse_ahead: bool = False  # parsed in a thread of its own, ahead of checks and COPY
     not_read: str = ""  # the failure of a file whose format has no parser
+    # A database of several tables (the legacy application's), loaded table by table by
+    # tally.load.legacy rather than parsed as one kind's records.
+    holds_tables: bool = False
     # The kinds of file it holds (tally.load.kinds): () for every kind of LOAD_ORDER.
     kinds: tuple[str, ...] = ()
 
@@ -69,12 +72,7 @@ FORMATS = {
             record_bytes=1500,
             kinds=("spans",),
         ),
-        Format(
-            "sqlite",
-            (".db", ".sqlite", ".sqlite3"),
-            None,
-            not_read="legacy application databases are not supported yet",
-        ),
+        Format("sqlite", (".db", ".sqlite", ".sqlite3"), None, holds_tables=True),
     )
 }
 GZIP_RATIO = 4  # the size of a .gz file's content, by estimate, against the file's
@@ -98,7 +96,7 @@ def readable_extensions(kind: str = "events") -> str:
     names = [
         ext
         for entry in FORMATS.values()
-        if entry.parse and entry.reads(kind)
+        if (entry.parse or entry.holds_tables) and entry.reads(kind)
         for ext in entry.extensions
     ]
     return f"{', '.join(names[:-1])} or {names[-1]}"

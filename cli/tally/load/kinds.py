@@ -111,6 +111,23 @@ KINDS = {
                 Field("revoked_at", "timestamp"),
             ),
         ),
+        # The legacy application's audit log (docs/migration-from-sqlite.md); `metadata` is a JSON
+        # object as text, checked by the legacy reader.
+        Kind(
+            "audit_events",
+            "raw.audit_events",
+            (
+                Field("audit_event_id", "text", required=True, max_length=128),
+                Field("org_id", "text", required=True),
+                Field("actor_user_id", "text"),
+                Field("action", "text", required=True),
+                Field("target_type", "text"),
+                Field("target_id", "text"),
+                Field("metadata", "text"),
+                Field("occurred_at", "timestamp", required=True),
+            ),
+            unique_key="audit_event_id",
+        ),
     )
 }
 

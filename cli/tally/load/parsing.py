@@ -115,8 +115,11 @@ def _line_blocks(source: ByteSource) -> Iterator[bytes]:
 
 
 def jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
+    # Keys beyond the fields are inferred, not ignored: a key spelled in other case (`Event_ID`)
+    # then shows as a column of its own, where pyarrow, matching keys with case, would read
+    # the field as absent.
     options = pajson.ParseOptions(
-        explicit_schema=_json_schema(kind), unexpected_field_behavior="ignore"
+        explicit_schema=_json_schema(kind), unexpected_field_behavior="infer"
     )
     first = 1
     for block in _line_blocks(source):
@@ -137,18 +140,11 @@ def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) ->
     """pyarrow parses the block; where it cannot (a bad record, a blank line, a number for a
     string), the block is halved until the part with the bad line is small enough for Python."""
     if kind.name != "api_keys":  # api_keys: read every field, to drop secrets in Python
-        try:
-            table = pajson.read_json(
-                pa.BufferReader(block),
-                read_options=pajson.ReadOptions(block_size=len(block) + 1, use_threads=False),
-                parse_options=options,
-            )
-            # pyarrow skips blank lines (then renumber in Python) and matches keys with case
-            if table.num_rows == lines and not _keys_in_other_case(kind, table, block):
-                yield _batch(kind, first, table, as_given=_lines_of(block))
-                return
-        except pa.ArrowInvalid:
-            pass
+        table = _json_table(kind, block, options)
+        # pyarrow skips blank lines: then renumber in Python
+        if table is not None and table.num_rows == lines:
+            yield _batch(kind, first, table, as_given=_lines_of(block))
+            return
     if lines <= SMALLEST_BLOCK_LINES or kind.name == "api_keys":
         yield _jsonl_slowly(kind, first, block, source)
         return
@@ -181,31 +177,22 @@ def _lines_of(block: bytes) -> Callable[[list[int]], list[str]]:
     return lines
 
 
-def _keys_in_other_case(kind: Kind, table: pa.Table, block: bytes) -> bool:
-    """Whether a line may spell a field's key in other case (`Event_ID`), which pyarrow, matching
-    keys with case, reads as absent. Looked for where it costs next to nothing: in the block's
-    first line (an exporter spells its keys alike in every record), and in the lines of records
-    that lack a required field (as a record with its keys spelled otherwise does). A search of
-    every line lacking any field cost a third of the block's parsing time."""
-    keys = [f'"{name}"'.encode() for name in kind.field_names]
-    if _spelled_otherwise(block[: block.find(b"\n")], keys):
-        return True
-    lacking = [name for name in kind.required if table.column(name).null_count]
-    if not lacking:
-        return False
-    absent = functools.reduce(pc.or_, (pc.is_null(table.column(name)) for name in lacking))
-    rows = np.flatnonzero(absent.combine_chunks().to_numpy(zero_copy_only=False))
-    ends = _line_ends(block)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    return any(
-        _spelled_otherwise(block[start:end], keys)
-        for start, end in zip(starts[rows].tolist(), ends[rows].tolist(), strict=True)
-    )
-
-
-def _spelled_otherwise(line: bytes, keys: list[bytes]) -> bool:
-    lower = line.lower()
-    return any(key not in line and key in lower for key in keys)
+def _json_table(kind: Kind, block: bytes, options) -> pa.Table | None:
+    """The block parsed whole by pyarrow, as the kind's fields; None where pyarrow cannot take it
+    whole, or where a key spells a field in other case (the block's records then go the way of
+    Python, which matches keys without case)."""
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(block),
+            read_options=pajson.ReadOptions(block_size=len(block) + 1, use_threads=False),
+            parse_options=options,
+        )
+    except pa.ArrowInvalid:
+        return None
+    fields = set(kind.field_names)
+    if any(name not in fields and name.lower() in fields for name in table.column_names):
+        return None
+    return table.select(kind.field_names)
 
 
 def _text(value) -> str | None:

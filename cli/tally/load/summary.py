@@ -23,12 +23,14 @@ class FileResult:
     file: str
     kind: str
     format: str | None
-    status: str = "pending"  # loaded | skipped (loaded before) | failed
+    # loaded | skipped (loaded before) | failed | not loaded (a legacy table tally does not know)
+    status: str = "pending"
     mode: str | None = None  # loaded: bulk (key dropped and rebuilt) | incremental
     error: str | None = None
     batch_id: int | None = None
     counts: Counts | None = None
     seconds: float = 0.0
+    unknown: list[str] = field(default_factory=list)  # legacy tables and columns not loaded
 
 
 @dataclass
@@ -83,6 +85,8 @@ def file_line(result: FileResult) -> str:
         return f"{result.file}: already loaded, skipped"
     if result.status == "failed":
         return f"{result.file}: FAILED, nothing loaded: {result.error}"
+    if result.status == "not loaded":
+        return f"{result.file}: NOT LOADED, a table tally does not know"
     c = result.counts
     line = f"{result.file}: {c.loaded} loaded, {c.duplicate} duplicate"
     if c.conflicting:
@@ -99,6 +103,13 @@ def text_lines(summary: LoadSummary) -> list[str]:
     lines = []
     for result in summary.files:
         lines.append(file_line(result))
+        if result.format == "sqlite" and result.status == "loaded":
+            c = result.counts
+            lines.append(
+                f"    {c.read} rows = {c.loaded} loaded + {c.duplicate} duplicate"
+                f" + {c.quarantined} quarantined"
+            )
+        lines += [f"    not loaded: {name}" for name in result.unknown]
         for reason, count in (result.counts.reasons if result.counts else {}).items():
             lines.append(f"    {count} quarantined: {reason}")
     if len(summary.files) > 1:

@@ -7,8 +7,9 @@ alter table raw.events
         and latency_ms >= 0
         and (status = 'success' or status = 'error')
     );
+-- cascade: the staging views that read these columns go too; the next tally rollup builds them
 alter table raw.events
-    drop column cache_read_input_tokens,
-    drop column cache_write_input_tokens,
-    drop column reasoning_tokens,
-    drop column service_tier;
+    drop column cache_read_input_tokens cascade,
+    drop column cache_write_input_tokens cascade,
+    drop column reasoning_tokens cascade,
+    drop column service_tier cascade;

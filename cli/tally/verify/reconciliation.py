@@ -46,7 +46,15 @@ def rollup_lag(conn) -> tuple[CheckResult, bool]:
 def refresh_report(target: str) -> str | None:
     """Rebuild analytics.rpt_usage_reconciliation now, so that it compares the rollups as they
     are (not as they were at the last `tally rollup`). Returns an error message or None."""
-    result = run_dbt(target, "run", "--select", "rpt_usage_reconciliation", "--log-level", "none")
+    result = run_dbt(
+        target,
+        "run",
+        "--select",
+        "rpt_usage_reconciliation",
+        "--full-refresh",
+        "--log-level",
+        "none",
+    )
     if result.success:
         return None
     if result.exception is not None:
@@ -111,7 +119,7 @@ def _reconciliation(conn, refresh_error: str | None) -> CheckResult:
     return CheckResult(
         "reconciliation",
         "pass",
-        f"{total} org-dates: raw = daily = hourly on counts, tokens, breakdowns, cost",
+        f"{total} org-dates: raw = daily = hourly on every measure and cost",
         data,
     )
 
@@ -143,6 +151,8 @@ def _describe(row) -> str:
         differences.append("cost differs")
     if not breakdowns_ok:
         differences.append("cache or reasoning tokens differ")
+    if not differences:
+        differences.append("another measure differs: see the report's raw_/daily_/hourly_ columns")
     return f"{org_id} {usage_date} ({', '.join(differences)})"
 
 

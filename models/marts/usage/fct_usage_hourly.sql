@@ -24,5 +24,6 @@
         voids=ref('stg_platform__voids'),
         load_batches=ref('stg_platform__load_batches'),
         prices=ref('int_model_prices_banded'),
+        events_indexed=ref('int_events_indexed'),
     )
 }}

@@ -1,12 +1,35 @@
--- Recomputes, straight from the deduplicated, non-voided events, what every rollup should hold
--- for each organization and local date, and says whether the rollups agree. Daily rows are
--- compared by the local date of each event; hourly rows by the local date of their UTC hour
--- start (an hour can straddle two local dates in zones such as +05:30), and the raw side is
--- computed on the same basis for each comparison. Everything is as of this run's upper bound.
--- Besides requests, total tokens and cost, the token breakdowns (cache reads and writes,
--- reasoning) are compared the same way.
-{%- set breakdowns = ['cache_read_input_tokens', 'cache_write_input_tokens', 'reasoning_tokens'] %}
-{%- set token_sums = ['total_tokens'] + breakdowns %}
+-- Compares, per organization and local date, every summed measure of the raw events
+-- (deduplicated, not voided, priced on their own join) with what each rollup holds, and says
+-- whether they agree: counts, tokens and the token breakdowns (cache reads and writes,
+-- reasoning), priced cost and unpriced requests. Daily rows are compared by the local date of
+-- each event; hourly rows by the local date of their UTC hour start (an hour can straddle two
+-- local dates in zones such as +05:30), and the raw side is computed on the same basis for each
+-- comparison. Everything is as of this run's upper bound.
+--
+-- Full refresh (`tally verify`, `--full-refresh`): every (org_id, usage_date), the raw side
+-- recomputed from all events. Incremental (`tally rollup`): only the pairs the run's change set
+-- touches (the rollups' own change set: new events and voids, re-priced events, events of
+-- organizations whose time zone changed). Their raw side is brought up to date with that change
+-- set's signed contributions, their rollup side summed again from the rollup tables, and their
+-- status recomputed; the other rows stay as they were. On Spark (no DELETE on its parquet
+-- tables) every run is a full build.
+-- depends_on: {{ ref('int_events_indexed') }}
+{{
+    config(
+        materialized='table' if target.type == 'spark' else 'incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['org_id', 'usage_date'],
+        on_schema_change='fail',
+        pre_hook=["{{ rollup_lock_watermark() }}"],
+        post_hook=[
+            "{{ rollup_record_state(prices=ref('int_model_prices_banded'), organization_timezones=ref('int_organizations_versioned')) }}",
+            "{{ usage_reconciliation_drop_empty_rows() }}",
+        ],
+    )
+}}
+{%- set measures = usage_measures() %}
+{%- set sides = ['raw', 'daily', 'raw_hour_basis', 'hourly'] %}
+
 with
 
 run_bounds as (
@@ -26,18 +49,87 @@ timezones as (
     where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', invocation_id) }}
 
 ),
+{%- if is_incremental() %}
+{%- for basis, bucket in [('event_date', 'local_date'), ('hour_date', 'local_date_of_utc_hour')] %}
+
+raw_{{ basis }}_deltas as (
+
+    select
+        org_id,
+        usage_date,
+        {%- for measure in measures %}
+        sum({{ measure.name }}) as {{ measure.name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from (
+        {{ usage_rollup(
+            bucket_column='usage_date',
+            bucket=bucket,
+            incremental=true,
+            run_id=invocation_id,
+            events=ref('stg_platform__events'),
+            voids=ref('stg_platform__voids'),
+            load_batches=ref('stg_platform__load_batches'),
+            prices=ref('int_model_prices_banded'),
+            events_indexed=ref('int_events_indexed'),
+            organization_timezones=ref('int_organizations_versioned'),
+            dimensions=['org_id'],
+        ) | indent(8) }}
+    ) as deltas
+    group by 1, 2
+
+),
+{%- endfor %}
+
+keys as (
+
+    select
+        org_id,
+        usage_date
+    from raw_event_date_deltas
+    union
+    select
+        org_id,
+        usage_date
+    from raw_hour_date_deltas
+
+),
+
+previous as (
+
+    select reconciled.*
+    from {{ this }} as reconciled
+    inner join keys
+        on reconciled.org_id = keys.org_id and reconciled.usage_date = keys.usage_date
+
+),
+{%- for basis, side in [('event_date', 'raw'), ('hour_date', 'raw_hour_basis')] %}
+
+raw_by_{{ basis }} as (
+
+    select
+        keys.org_id,
+        keys.usage_date,
+        {%- for measure in measures %}
+        coalesce(previous.{{ side }}_{{ measure.name }}, 0)
+            + coalesce(deltas.{{ measure.name }}, 0) as {{ measure.name }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from keys
+    left join previous
+        on keys.org_id = previous.org_id and keys.usage_date = previous.usage_date
+    left join raw_{{ basis }}_deltas as deltas
+        on keys.org_id = deltas.org_id and keys.usage_date = deltas.usage_date
+
+),
+{%- endfor %}
+{%- else %}
 
 counted_events as (
 
     select
-        events.org_id,
-        events.event_at,
-        events.input_tokens + events.output_tokens as total_tokens,
-        {% for breakdown in breakdowns %}
-            events.{{ breakdown }},
-        {% endfor %}
+        events.*,
         {{ usage_cost('events', 'prices') }} as cost_usd,
-        coalesce(timezones.timezone, 'UTC') as timezone
+        coalesce(timezones.timezone, 'UTC') as org_timezone
     from {{ ref('stg_platform__events') }} as events
     inner join {{ ref('stg_platform__load_batches') }} as event_batches
         on events.batch_id = event_batches.batch_id
@@ -57,48 +149,38 @@ counted_events as (
         )
 
 ),
+{%- for basis, date_of in [('event_date', 'event_at'), ('hour_date', usage_hour_utc('event_at'))] %}
 
-raw_by_event_date as (
+raw_by_{{ basis }} as (
 
     select
         org_id,
-        {{ usage_local_date('event_at', 'timezone') }} as usage_date,
-        count(*) as request_count,
-        {% for token_sum in token_sums %}
-            sum({{ token_sum }}) as {{ token_sum }},
-        {% endfor %}
-        case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
+        {{ usage_local_date(date_of, 'org_timezone') }} as usage_date,
+        {%- for measure in measures %}
+        sum({{ measure.per_event }}) as {{ measure.name }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from counted_events
     group by 1, 2
 
 ),
-
-raw_by_hour_date as (
-
-    select
-        org_id,
-        {{ usage_local_date(usage_hour_utc('event_at'), 'timezone') }} as usage_date,
-        count(*) as request_count,
-        {% for token_sum in token_sums %}
-            sum({{ token_sum }}) as {{ token_sum }},
-        {% endfor %}
-        case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
-    from counted_events
-    group by 1, 2
-
-),
+{%- endfor %}
+{%- endif %}
 
 daily as (
 
     select
-        org_id,
-        usage_date,
-        sum(request_count) as request_count,
-        {% for token_sum in token_sums %}
-            sum({{ token_sum }}) as {{ token_sum }},
-        {% endfor %}
-        case when count(cost_usd) = count(*) then sum(cost_usd) end as cost_usd
-    from {{ ref('fct_usage_daily') }}
+        daily.org_id,
+        daily.usage_date,
+        {%- for measure in measures %}
+        sum(daily.{{ measure.name }}) as {{ measure.name }},
+        {%- endfor %}
+        case when count(daily.cost_usd) = count(*) then sum(daily.cost_usd) end as cost_usd
+    from {{ ref('fct_usage_daily') }} as daily
+    {%- if is_incremental() %}
+    inner join keys
+        on daily.org_id = keys.org_id and daily.usage_date = keys.usage_date
+    {%- endif %}
     group by 1, 2
 
 ),
@@ -109,17 +191,29 @@ hourly as (
         hourly.org_id,
         {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }}
             as usage_date,
-        sum(hourly.request_count) as request_count,
-        {% for token_sum in token_sums %}
-            sum(hourly.{{ token_sum }}) as {{ token_sum }},
-        {% endfor %}
+        {%- for measure in measures %}
+        sum(hourly.{{ measure.name }}) as {{ measure.name }},
+        {%- endfor %}
         case when count(hourly.cost_usd) = count(*) then sum(hourly.cost_usd) end as cost_usd
     from {{ ref('fct_usage_hourly') }} as hourly
     left join timezones
         on hourly.org_id = timezones.org_id
+    {%- if is_incremental() %}
+    -- the hours of the touched organizations between the first and the last touched date (a
+    -- local date's hours start between 14 h before and 12 h after its UTC date), in one pass:
+    -- the join on keys below keeps the touched dates. A probe per key would read the grain
+    -- index's whole range once per key, its organization not being a leading column.
+    where
+        hourly.usage_hour >= (select cast(min(keys.usage_date) as timestamp) at time zone 'UTC'
+                              from keys) - interval '1 day'
+        and hourly.usage_hour < (select cast(max(keys.usage_date) as timestamp) at time zone 'UTC'
+                                 from keys) + interval '2 days'
+        and hourly.org_id = any(array(select distinct keys.org_id from keys))
+    {%- endif %}
     group by 1, 2
 
 ),
+{%- if not is_incremental() %}
 
 keys as (
 
@@ -144,30 +238,22 @@ keys as (
     from hourly
 
 ),
+{%- endif %}
 
 compared as (
 
     select
         keys.org_id,
         keys.usage_date,
-        coalesce(raw_by_event_date.request_count, 0) as raw_request_count,
-        coalesce(daily.request_count, 0) as daily_request_count,
-        coalesce(raw_by_hour_date.request_count, 0) as raw_hour_basis_request_count,
-        coalesce(hourly.request_count, 0) as hourly_request_count,
-        coalesce(raw_by_event_date.total_tokens, 0) as raw_total_tokens,
-        coalesce(daily.total_tokens, 0) as daily_total_tokens,
-        coalesce(raw_by_hour_date.total_tokens, 0) as raw_hour_basis_total_tokens,
-        coalesce(hourly.total_tokens, 0) as hourly_total_tokens,
-        {% for breakdown in breakdowns %}
-            coalesce(raw_by_event_date.{{ breakdown }}, 0) as raw_{{ breakdown }},
-            coalesce(daily.{{ breakdown }}, 0) as daily_{{ breakdown }},
-            coalesce(raw_by_hour_date.{{ breakdown }}, 0) as raw_hour_basis_{{ breakdown }},
-            coalesce(hourly.{{ breakdown }}, 0) as hourly_{{ breakdown }},
-        {% endfor %}
-        raw_by_event_date.cost_usd as raw_cost_usd,
-        daily.cost_usd as daily_cost_usd,
-        raw_by_hour_date.cost_usd as raw_hour_basis_cost_usd,
-        hourly.cost_usd as hourly_cost_usd
+        {%- for measure in measures %}
+        {%- for side, cte in [('raw', 'raw_by_event_date'), ('daily', 'daily'),
+                              ('raw_hour_basis', 'raw_by_hour_date'), ('hourly', 'hourly')] %}
+        cast(coalesce({{ cte }}.{{ measure.name }}, 0) as {{ usage_measure_type(measure.data_type) }})
+            as {{ side }}_{{ measure.name }},
+        {%- endfor %}
+        {%- endfor %}
+        case when daily.org_id is null then 0 else daily.cost_usd end as daily_cost_usd,
+        case when hourly.org_id is null then 0 else hourly.cost_usd end as hourly_cost_usd
     from keys
     left join raw_by_event_date
         on keys.org_id = raw_by_event_date.org_id and keys.usage_date = raw_by_event_date.usage_date
@@ -185,39 +271,31 @@ final as (
     select
         org_id,
         usage_date,
-        raw_request_count,
-        daily_request_count,
-        raw_hour_basis_request_count,
-        hourly_request_count,
-        raw_total_tokens,
-        daily_total_tokens,
-        raw_hour_basis_total_tokens,
-        hourly_total_tokens,
-        raw_cost_usd,
+        {%- for measure in measures %}
+        {%- for side in sides %}
+        {{ side }}_{{ measure.name }},
+        {%- endfor %}
+        {%- endfor %}
+        {{ usage_row_cost_usd('raw_priced_cost_usd', 'raw_unpriced_request_count') }} as raw_cost_usd,
         daily_cost_usd,
-        raw_hour_basis_cost_usd,
+        {{ usage_row_cost_usd('raw_hour_basis_priced_cost_usd', 'raw_hour_basis_unpriced_request_count') }}
+            as raw_hour_basis_cost_usd,
         hourly_cost_usd,
-        {% for breakdown in breakdowns %}
-            raw_{{ breakdown }},
-            daily_{{ breakdown }},
-            raw_hour_basis_{{ breakdown }},
-            hourly_{{ breakdown }},
-        {% endfor %}
         case
             when
-                raw_request_count = daily_request_count
-                and raw_total_tokens = daily_total_tokens
-                and (raw_cost_usd is not distinct from daily_cost_usd)
-                and raw_hour_basis_request_count = hourly_request_count
-                and raw_hour_basis_total_tokens = hourly_total_tokens
-                and (raw_hour_basis_cost_usd is not distinct from hourly_cost_usd)
-                {% for breakdown in breakdowns %}
-                    and raw_{{ breakdown }} = daily_{{ breakdown }}
-                    and raw_hour_basis_{{ breakdown }} = hourly_{{ breakdown }}
-                {% endfor %}
+                {%- for measure in measures %}
+                raw_{{ measure.name }} = daily_{{ measure.name }}
+                and raw_hour_basis_{{ measure.name }} = hourly_{{ measure.name }}
+                and
+                {%- endfor %}
+                {{ usage_row_cost_usd('raw_priced_cost_usd', 'raw_unpriced_request_count') }}
+                is not distinct from daily_cost_usd
+                and {{ usage_row_cost_usd('raw_hour_basis_priced_cost_usd', 'raw_hour_basis_unpriced_request_count') }}
+                is not distinct from hourly_cost_usd
                 then 'ok'
             else 'mismatch'
-        end as status
+        end as status,
+        '{{ invocation_id }}' as reconciled_by_invocation_id
     from compared
 
 )

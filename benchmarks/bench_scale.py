@@ -1,0 +1,180 @@
+"""`tally rollup` at scale: what each kind of change costs, end to end, against a full refresh.
+
+1. Generate N events (default 3 million) over 30 days as CSV and load them.
+2. In one run, each step timed end to end (`tally rollup` as a subprocess: wall clock, dbt's
+   fixed costs included) beside the models' execution time (dbt's run_results.json):
+   full refresh; nothing new; after 1 % late events (copies of loaded events with new ids, event
+   times spread over the last 30 days); after a price edit of one model; after one
+   organization's time-zone change; then `tally verify` (whole-table tests and reconciliation).
+3. Append one line per run to benchmarks/results/scale.jsonl (commit, UTC time, figures).
+
+Usage: python benchmarks/bench_scale.py [--events N]   (make bench-scale)
+Targets: nothing new <= max(3 s, 5 % of the full refresh); 1 % late events <= 10 % of it.
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import results  # benchmarks/results.py
+
+BENCHMARKS = Path(__file__).resolve().parent
+PROJECT = BENCHMARKS.parent
+sys.path.insert(0, str(PROJECT / "cli"))
+from tally.project_layout import PROJECT_CONTENTS  # noqa: E402
+
+STEPS = ("full_refresh", "nothing_new", "late_1pct", "price_edit", "timezone_change", "verify")
+
+
+def tally(*args: str, check: bool = True) -> float:
+    """Run `tally ARGS` as a user would; its wall clock in seconds."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "tally", *args], stdout=subprocess.DEVNULL)
+    if check and done.returncode != 0:
+        raise SystemExit(f"tally {' '.join(args)} failed (exit {done.returncode})")
+    return time.perf_counter() - started
+
+
+def model_seconds(home: Path) -> float:
+    """The models' execution time in the latest dbt call (run_results.json)."""
+    results = json.loads((home / "target" / "run_results.json").read_text())["results"]
+    return sum(r["execution_time"] for r in results if r["unique_id"].startswith("model."))
+
+
+def late_copies(events_csv: Path, out: Path, share: float, seed: int) -> int:
+    """Copies of a share of the events, new ids, event times spread over the last 30 days."""
+    table = pacsv.read_csv(events_csv)
+    rng = np.random.default_rng(seed)
+    picked = table.take(
+        pa.array(rng.choice(table.num_rows, int(table.num_rows * share), replace=False))
+    )
+    now = datetime.now(UTC).replace(microsecond=0)
+    seconds_ago = rng.integers(3600, 30 * 86400, picked.num_rows)
+    times = pa.array(
+        [(now - timedelta(seconds=int(s))).isoformat() for s in seconds_ago], type=pa.string()
+    )
+    ids = pa.array([f"late_{i}" for i in range(picked.num_rows)])
+    picked = picked.set_column(picked.schema.get_field_index("event_id"), "event_id", ids)
+    picked = picked.set_column(picked.schema.get_field_index("event_time"), "event_time", times)
+    pacsv.write_csv(picked, out)
+    return picked.num_rows
+
+
+def edit_a_price(project: Path) -> str:
+    """A new price row for the most used model, effective 10 days ago."""
+    prices = project / "seeds" / "model_prices.csv"
+    model = "gpt-4o-mini"
+    start = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%d %H:%M:%S")
+    with prices.open("a") as handle:
+        handle.write(f"{model},openai,{start},0.17,0.66\n")
+    return model
+
+
+def move_an_organization(data: Path, out: Path) -> str:
+    """The first organization, again, in another time zone."""
+    with (data / "organizations.csv").open(newline="") as handle:
+        first = {key: value for key, value in next(csv.DictReader(handle)).items() if value}
+    first["timezone"] = "Pacific/Chatham" if first.get("timezone") != "Pacific/Chatham" else "UTC"
+    out.write_text(json.dumps(first) + "\n")
+    return first["org_id"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=3_000_000)
+    parser.add_argument("--late-share", type=float, default=0.01)
+    options = parser.parse_args()
+
+    measured = results.commit()  # the code measured: the checkout may move on while the run goes
+    home = Path(tempfile.mkdtemp(prefix="tally-bench-scale-"))
+    home.chmod(0o755)
+    project = home / "project"
+    project.mkdir()
+    for part in PROJECT_CONTENTS:
+        source = PROJECT / part
+        if source.is_dir():
+            shutil.copytree(source, project / part)
+        else:
+            shutil.copy2(source, project / part)
+    os.environ["TALLY_HOME"] = str(home)
+    os.environ["TALLY_PROJECT_DIR"] = str(project)
+    data, changes = home / "data", home / "changes"
+    changes.mkdir()
+    print(f"state folder {home}; {options.events:,} events", flush=True)
+    wall: dict[str, float] = {}
+    models: dict[str, float] = {}
+    try:
+        tally(
+            "generate",
+            "--events",
+            str(options.events),
+            "--out",
+            str(data),
+            "--seed",
+            "11",
+            "--days",
+            "30",
+            "--format",
+            "csv",
+            "--bad",
+            "0",
+        )
+        load_seconds = tally("load", str(data), check=False)
+        print(f"loaded in {load_seconds:.0f} s", flush=True)
+
+        def step(name: str, *args: str) -> None:
+            # verify's verdict is not the benchmark's: a warning or a failure still times it
+            wall[name] = tally(*args, check=name != "verify")
+            models[name] = model_seconds(home) if name != "verify" else 0.0
+            print(f"{name:18} {wall[name]:7.1f} s wall, {models[name]:7.1f} s models", flush=True)
+
+        step("full_refresh", "rollup", "--full-refresh")
+        step("nothing_new", "rollup")
+        late = late_copies(data / "events.csv", changes / "events_late.csv", options.late_share, 12)
+        tally("load", str(changes / "events_late.csv"))
+        step("late_1pct", "rollup")
+        edited = edit_a_price(project)
+        step("price_edit", "rollup")
+        moved = move_an_organization(data, changes / "organizations.jsonl")
+        tally("load", str(changes / "organizations.jsonl"))
+        step("timezone_change", "rollup")
+        step("verify", "verify")
+    finally:
+        subprocess.run([sys.executable, "-m", "tally", "db", "stop"], stdout=subprocess.DEVNULL)
+        shutil.rmtree(home, ignore_errors=True)
+
+    full = wall["full_refresh"]
+    nothing_target = max(3.0, 0.05 * full)
+    print()
+    print(f"late events: {late:,}; price edit: {edited}; time zone moved: {moved}")
+    for name in STEPS[1:5]:
+        print(f"{name:18} {wall[name] / full:7.1%} of the full refresh (wall)")
+    print(
+        f"nothing new <= {nothing_target:.1f} s: "
+        f"{'met' if wall['nothing_new'] <= nothing_target else 'NOT met'}"
+    )
+    print(f"1 % late <= 10 % of full: {'met' if wall['late_1pct'] <= 0.10 * full else 'NOT met'}")
+    results.append(
+        "scale",
+        {
+            "events": options.events,
+            "wall_seconds": {step: round(wall[step], 1) for step in STEPS},
+            "model_seconds": {step: round(models[step], 1) for step in STEPS[:5]},
+        },
+        measured_commit=measured,
+    )
+
+
+if __name__ == "__main__":
+    main()

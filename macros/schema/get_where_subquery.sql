@@ -1,0 +1,39 @@
+{% macro default__get_where_subquery(relation) -%}
+    {#-
+        dbt's `where` config of a data test, with two placeholders that make a test cover what a
+        `tally rollup` changed, and the whole table everywhere else (a plain `dbt build`, `dbt
+        test`, `tally verify`). `tally rollup` sets TALLY_TEST_SCOPE=run.
+
+        __batches_of_this_run__: the rows of the load batches this run rolls up (commit_seq
+        above the rollups' lowest watermark at the run's start, up to its upper bound).
+        __database_enforced__: no row in a rollup run, where the database enforces the rule on
+        every write (unique index, NOT NULL, CHECK; the singular test
+        assert_usage_constraints_are_in_place checks from the catalog that they are there).
+    -#}
+    {%- set where = config.get('where', '') -%}
+    {%- if not where -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+    {%- set in_run = env_var('TALLY_TEST_SCOPE', 'all') == 'run' -%}
+    {%- set this_run -%}
+        (select lower_commit_seq, upper_commit_seq
+         from {{ source('rollup_state', 'rollup_runs') }}
+         where invocation_id = '{{ invocation_id }}')
+    {%- endset -%}
+    {%- set batches_of_this_run -%}
+        batch_id in (
+            select load_batches.batch_id
+            from {{ source('platform', 'load_batches') }} as load_batches, {{ this_run }} as this_run
+            where
+                load_batches.commit_seq > this_run.lower_commit_seq
+                and load_batches.commit_seq <= this_run.upper_commit_seq
+        )
+    {%- endset -%}
+    {%- set where = where
+        | replace('__batches_of_this_run__', batches_of_this_run if in_run else 'true')
+        | replace('__database_enforced__', 'false' if in_run else 'true') -%}
+    {%- set filtered -%}
+        (select * from {{ relation }} where {{ where }}) dbt_subquery
+    {%- endset -%}
+    {%- do return(filtered) -%}
+{%- endmacro %}

@@ -1,0 +1,58 @@
+-- Every loaded event's keys for the lookups raw.events cannot answer without reading itself in
+-- full: by model and event time (a price edit), by organization (a time-zone change). raw.events
+-- keeps no B-tree on them (one doubles the cost of a load, docs/decisions.md); this table gains
+-- the rows of each run's new load batches, so its upkeep is proportional to what arrived.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook=["{{ rollup_lock_watermark() }}"],
+        post_hook=[
+            "{{ rollup_record_state() }}",
+            "{{ usage_event_lookup_indexes() }}",
+        ],
+    )
+}}
+
+with
+
+run_bounds as (
+
+    select
+        runs.upper_commit_seq,
+        {%- if is_incremental() %}
+        coalesce(watermarks.applied_commit_seq, 0) as applied_commit_seq
+        {%- else %}
+        0 as applied_commit_seq
+        {%- endif %}
+    from {{ source('rollup_state', 'rollup_runs') }} as runs
+    left join {{ source('rollup_state', 'rollup_watermarks') }} as watermarks
+        on watermarks.model_name = '{{ this.identifier }}'
+    where runs.invocation_id = '{{ invocation_id }}'
+
+),
+
+new_batches as (
+
+    select batch_id
+    from {{ ref('stg_platform__load_batches') }}
+    where
+        commit_seq > (select applied_commit_seq from run_bounds)
+        and commit_seq <= (select upper_commit_seq from run_bounds)
+
+),
+
+final as (
+
+    select
+        events.event_id,
+        events.org_id,
+        events.model_id,
+        events.event_at
+    from {{ ref('stg_platform__events') }} as events
+    where events.batch_id in (select new_batches.batch_id from new_batches)
+
+)
+
+select * from final

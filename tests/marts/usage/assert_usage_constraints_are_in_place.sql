@@ -1,0 +1,112 @@
+-- Assert that the rules `tally rollup` leaves to the database are in place (its data tests skip
+-- them, `__database_enforced__`): on each rollup table the grain's valid unique index, the
+-- contract's NOT NULL columns and its validated CHECK constraints; int_events_indexed's unique
+-- event_id; on the raw events and voids their primary keys. A catalog lookup: it costs the same at any table size.
+with
+
+rollups as (
+
+    select
+        cast('{{ ref("fct_usage_hourly") }}' as regclass) as table_oid,
+        5 as grain_columns
+    union all
+    select
+        cast('{{ ref("fct_usage_daily", v=1) }}' as regclass),
+        5
+    union all
+    select
+        cast('{{ ref("fct_usage_daily", v=2) }}' as regclass),
+        5
+    union all
+    select
+        cast('{{ ref("fct_usage_daily_by_model") }}' as regclass),
+        3
+
+),
+
+raw_keyed as (
+
+    select cast('{{ source("platform", "events") }}' as regclass) as table_oid
+    union all
+    select cast('{{ source("platform", "voids") }}' as regclass)
+
+),
+
+missing as (
+
+    select
+        rollups.table_oid,
+        'unique grain index' as rule
+    from rollups
+    where not exists (
+        select
+        from pg_catalog.pg_index as indexes
+        where
+            indexes.indrelid = rollups.table_oid
+            and indexes.indisunique
+            and indexes.indisvalid
+            and indexes.indnkeyatts = rollups.grain_columns
+    )
+
+    union all
+
+    select
+        rollups.table_oid,
+        'check constraints (counts, tokens, cost)' as rule
+    from rollups
+    where (
+        select count(*)
+        from pg_catalog.pg_constraint as constraints
+        where
+            constraints.conrelid = rollups.table_oid
+            and constraints.contype = 'c'
+            and constraints.convalidated
+    ) < 2
+
+    union all
+
+    select
+        rollups.table_oid,
+        'not null ' || columns.attname as rule
+    from rollups
+    inner join pg_catalog.pg_attribute as columns
+        on columns.attrelid = rollups.table_oid
+    where
+        columns.attnum > 0
+        and not columns.attisdropped
+        and not columns.attnotnull
+        and columns.attname not in ('user_id', 'api_key_id', 'cost_usd')
+
+    union all
+
+    select
+        cast('{{ ref("int_events_indexed") }}' as regclass) as table_oid,
+        'unique event_id index' as rule
+    where not exists (
+        select
+        from pg_catalog.pg_index as indexes
+        where
+            indexes.indrelid = cast('{{ ref("int_events_indexed") }}' as regclass)
+            and indexes.indisunique
+            and indexes.indisvalid
+            and indexes.indnkeyatts = 1
+    )
+
+    union all
+
+    select
+        raw_keyed.table_oid,
+        'primary key' as rule
+    from raw_keyed
+    where not exists (
+        select
+        from pg_catalog.pg_constraint as constraints
+        where constraints.conrelid = raw_keyed.table_oid and constraints.contype = 'p'
+    )
+
+)
+
+select
+    cast(table_oid as text) as table_name,
+    rule
+from missing
