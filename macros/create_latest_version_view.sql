@@ -21,3 +21,13 @@
     select 1
     {%- endif -%}
 {%- endmacro %}
+
+{% macro spark__create_latest_version_view() -%}
+    {#- The unversioned name as a plain view (Spark has no row-level security to run as). -#}
+    {%- if model.get('version') and model.get('version') == model.get('latest_version') -%}
+    {%- set view = api.Relation.create(database=this.database, schema=this.schema, identifier=model['name']) -%}
+    create or replace view {{ view }} as select * from {{ this }}
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}

@@ -182,7 +182,10 @@ def _connect(target: str):
 
 def _record(row: dict[str, Any], started_wall: float) -> None:
     from tally.migrations import apply_pending
+    from tally.targets import is_spark
 
+    if is_spark(row["target"]):  # the run ledger is a PostgreSQL table; Spark keeps none
+        return
     conn = _connect(row["target"])
     if conn is None:
         raise RuntimeError("the database is not running")

@@ -288,7 +288,8 @@ def rollup(target, full_refresh):
 
     summary = run_rollup(target, full_refresh)
     for table, rows in sorted(summary.rows_changed.items()):
-        click.echo(f"{table}: {rows} rows changed")
+        # Spark reports no count for a partition overwrite
+        click.echo(f"{table}: {rows} rows changed" if rows >= 0 else f"{table}: rebuilt")
     if summary.unchanged:
         click.echo(f"input unchanged, not rebuilt: {', '.join(summary.unchanged)}")
 

@@ -266,4 +266,25 @@ def read_postgres(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
             yield pa.RecordBatchReader.from_batches(schema, parsed)
 
 
-READERS = {"postgres": read_postgres}
+# Spark
+
+BUCKETS = ("usage_hour", "usage_date")  # a rollup's partition column, last in Spark's tables
+
+
+@contextmanager
+def read_spark(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
+    """analytics.<table> of the spark target in grain order: the time bucket first, as on
+    PostgreSQL, then the other columns, sorted by all of them. Spark hands the result over
+    whole (toArrow), so the table must fit in this process's memory."""
+    from tally.spark.session import spark_session
+
+    session = spark_session()
+    if not session.catalog.tableExists(f"{SCHEMA}.{table}"):
+        raise TallyError(f"no table {SCHEMA}.{table} on the spark target")
+    frame = session.table(f"{SCHEMA}.{table}")
+    front = [name for name in BUCKETS if name in frame.columns]
+    columns = front + [name for name in frame.columns if name not in front]
+    yield frame.select(*columns).orderBy(*columns).toArrow().to_reader()
+
+
+READERS = {"postgres": read_postgres, "spark": read_spark}

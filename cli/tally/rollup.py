@@ -35,11 +35,30 @@ def _summarise(result) -> RollupSummary:
     return summary
 
 
+def _run_on_spark(full_refresh: bool):
+    """Spark: the raw layer cleaned of what a killed load left, then dbt build, one rollup at a
+    time on this machine (the loader's lock). Seeds are rebuilt and data tests cover whole
+    tables: the inputs' fingerprints and the run's scope live in PostgreSQL's ops schema."""
+    from tally.spark.raw_layer import RawLayer, locked
+
+    layer = RawLayer()
+    with locked():
+        layer.ensure()
+        layer.clean()
+        return run_dbt(
+            "spark", "build", *ROLLUP_SELECTION, *(["--full-refresh"] if full_refresh else [])
+        )
+
+
 def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
     """Build everything with dbt but the unit tests, and the seeds and snapshots whose input is
     unchanged (tally.rollup_inputs); each data test covers what the run changed
     (TALLY_TEST_SCOPE=run, see macros/schema/get_where_subquery.sql). Rollups of the same
     database wait for each other."""
+    from tally.targets import is_spark
+
+    if is_spark(target):
+        return _checked(_run_on_spark(full_refresh))
     with connect(target, autocommit=True) as lock_conn:
         apply_pending(lock_conn)
         if not lock_conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
@@ -57,8 +76,13 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
         )
         if result.success:
             rollup_inputs.record(lock_conn, inputs)
-    summary = _summarise(result)
+    summary = _checked(result)
     summary.unchanged = unchanged
+    return summary
+
+
+def _checked(result) -> RollupSummary:
+    summary = _summarise(result)
     if not result.success:
         detail = ", ".join(summary.failed) or str(result.exception or "see dbt's output above")
         raise TallyError(f"dbt build failed: {detail}")

@@ -9,6 +9,11 @@ from tally.paths import tally_home
 
 DEFAULT_TARGET = "local"
 POSTGRES_TARGETS = ("local", "postgres")
+SPARK_TARGET = "spark"  # Apache Spark through dbt-spark (tally.spark)
+
+
+def is_spark(target: str) -> bool:
+    return target == SPARK_TARGET
 
 
 def default_target() -> str:
@@ -60,6 +65,11 @@ def database_url(target: str) -> str:
         return server.url()
     if target == "postgres":
         return _own_server_url()
+    if is_spark(target):
+        raise TallyError(
+            "target 'spark' has no PostgreSQL database: its tables are in the Spark warehouse"
+            " (spark-sql, or dbt with the spark target)"
+        )
     raise TallyError(
         f"target '{target}' has no PostgreSQL database; choose one of: "
         + ", ".join(POSTGRES_TARGETS)
@@ -70,4 +80,9 @@ def dbt_environment(target: str) -> dict[str, str]:
     """Variables the profile in profiles.example.yml reads for this target."""
     if target == "local":
         return {"TALLY_LOCAL_SOCKET_DIR": str(embedded_server().socket_dir)}
+    if is_spark(target):
+        from tally.spark.environment import dbt_variables, require_spark
+
+        require_spark()
+        return dbt_variables()
     return {}

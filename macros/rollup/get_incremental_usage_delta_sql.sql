@@ -67,3 +67,8 @@
     );
     {%- endfor %}
 {%- endmacro %}
+
+{% macro spark__get_incremental_usage_delta_sql(arg_dict) -%}
+    {#- Spark's rollups replace partitions (spark__usage_incremental_strategy), never merge. -#}
+    {{ exceptions.raise_compiler_error("the usage_delta strategy needs MERGE: on Spark the rollups use insert_overwrite (usage_incremental_strategy)") }}
+{%- endmacro %}

@@ -26,3 +26,17 @@
     where model_name = '{{ this.identifier }}'
     for update
 {%- endmacro %}
+
+{% macro spark__rollup_lock_watermark() -%}
+    {#-
+        Spark has no locks: tally rollup runs one rollup at a time per warehouse (a lock file in
+        local mode). An incremental run whose state is gone stops, as on PostgreSQL.
+    -#}
+    {%- if is_incremental() and execute %}
+    {%- set found = run_query("select count(*) from " ~ source('rollup_state', 'rollup_watermarks') ~ " where model_name = '" ~ this.identifier ~ "'") %}
+    {%- if found.columns[0].values()[0] == 0 %}
+    {{ exceptions.raise_compiler_error(this ~ " exists but its rollup state (ops.rollup_watermarks) is gone: rebuild it with --full-refresh") }}
+    {%- endif %}
+    {%- endif %}
+    select 1
+{%- endmacro %}

@@ -20,3 +20,8 @@
     on {{ this }} ({{ columns }});
     {%- endfor %}
 {%- endmacro %}
+
+{% macro spark__usage_event_lookup_indexes() -%}
+    {#- Spark has no indexes (and its rollups find a bucket's events by partition). -#}
+    select 1
+{%- endmacro %}

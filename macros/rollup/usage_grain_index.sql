@@ -16,3 +16,8 @@
     create unique index if not exists {{ this.identifier }}__grain
     on {{ this }} ({{ columns | join(', ') }}) nulls not distinct
 {%- endmacro %}
+
+{% macro spark__usage_grain_index(columns) -%}
+    {#- Spark has no unique indexes: the grain is checked by the models' data tests. -#}
+    select 1
+{%- endmacro %}

@@ -6,3 +6,8 @@
     {#- The start of the UTC hour, whatever the session's time zone. -#}
     (date_trunc('hour', {{ timestamp }} at time zone 'UTC') at time zone 'UTC')
 {%- endmacro %}
+
+{% macro spark__usage_hour_utc(timestamp) -%}
+    {#- Spark truncates in the session's time zone, which the profile sets to UTC. -#}
+    date_trunc('HOUR', {{ timestamp }})
+{%- endmacro %}

@@ -15,3 +15,8 @@
     create index if not exists {{ index_name }}
     on {{ this }} ({{ columns | join(', ') }})
 {%- endmacro %}
+
+{% macro spark__usage_lookup_index(name, columns) -%}
+    {#- Spark has no indexes: its tables are read by partition (the time bucket). -#}
+    select 1
+{%- endmacro %}

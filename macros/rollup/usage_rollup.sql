@@ -1,4 +1,8 @@
 {% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones=none, dimensions=['org_id', 'user_id', 'api_key_id', 'model_id']) -%}
+    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions)) }}
+{%- endmacro %}
+
+{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions) -%}
     {#-
         The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*,
         fct_usage_daily_by_model): one row per (bucket, dimensions...) of every non-voided event

@@ -3,8 +3,12 @@
 {%- endmacro %}
 
 {% macro default__hash_json_values(expression, keys) -%}
+    {#- Raised when a model using it runs, not when dbt parses the project: fct_audit_events is
+        disabled on the spark target, yet parsed. -#}
+    {%- if execute %}
     {{ exceptions.raise_compiler_error("tally: hash_json_values needs a JSON type; no "
         ~ target.type ~ " version yet") }}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro postgres__hash_json_values(expression, keys) -%}

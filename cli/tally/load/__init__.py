@@ -23,7 +23,14 @@ def load_paths(target: str, arguments: list[str], kind: str | None = None) -> Lo
     from tally.database import connect
     from tally.load.legacy import load_legacy_file
     from tally.migrations import apply_pending
+    from tally.targets import is_spark
 
+    if is_spark(target):
+        from tally.spark.environment import require_spark
+        from tally.spark.loading import load_paths as load_into_spark
+
+        require_spark()
+        return load_into_spark(arguments, kind)
     files = discover(arguments, kind)
     if not files:
         raise TallyError(

@@ -20,6 +20,12 @@ from tally.verify.report import CheckResult, Report
 
 
 def run_checks(target: str) -> Report:
+    from tally.targets import is_spark
+
+    if is_spark(target):
+        from tally.spark.verify import run_checks as run_checks_on_spark
+
+        return run_checks_on_spark()
     from tally.database import connect
     from tally.migrations import apply_pending
     from tally.paths import tally_home

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='usage_delta',
+        incremental_strategy=usage_incremental_strategy(),
+        partition_by=usage_partition_by('usage_date'),
         on_schema_change='fail',
         unique_key=['usage_date', 'org_id', 'model_id'],
         pre_hook=["{{ rollup_lock_watermark() }}"],

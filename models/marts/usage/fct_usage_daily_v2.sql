@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='usage_delta',
+        incremental_strategy=usage_incremental_strategy(),
+        partition_by=usage_partition_by('usage_date'),
         on_schema_change='fail',
         unique_key=['usage_date', 'org_id', 'user_id', 'api_key_id', 'model_id'],
         nullable_unique_key=['user_id', 'api_key_id'],

@@ -11,11 +11,12 @@
 -- touches (the rollups' own change set: new events and voids, re-priced events, events of
 -- organizations whose time zone changed). Their raw side is brought up to date with that change
 -- set's signed contributions, their rollup side summed again from the rollup tables, and their
--- status recomputed; the other rows stay as they were.
+-- status recomputed; the other rows stay as they were. On Spark (no DELETE on its parquet
+-- tables) every run is a full build.
 -- depends_on: {{ ref('int_events_indexed') }}
 {{
     config(
-        materialized='incremental',
+        materialized='table' if target.type == 'spark' else 'incremental',
         incremental_strategy='delete+insert',
         unique_key=['org_id', 'usage_date'],
         on_schema_change='fail',
@@ -247,7 +248,7 @@ compared as (
         {%- for measure in measures %}
         {%- for side, cte in [('raw', 'raw_by_event_date'), ('daily', 'daily'),
                               ('raw_hour_basis', 'raw_by_hour_date'), ('hourly', 'hourly')] %}
-        cast(coalesce({{ cte }}.{{ measure.name }}, 0) as {{ measure.data_type }})
+        cast(coalesce({{ cte }}.{{ measure.name }}, 0) as {{ usage_measure_type(measure.data_type) }})
             as {{ side }}_{{ measure.name }},
         {%- endfor %}
         {%- endfor %}

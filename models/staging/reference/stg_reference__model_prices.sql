@@ -29,13 +29,13 @@ typed as (
         model_id,
         provider,
         effective_from,
-        cast(input_usd_per_1m as numeric) as input_usd_per_1m,
-        cast(output_usd_per_1m as numeric) as output_usd_per_1m,
-        cast({{ given['service_tier'] }} as text) as service_tier,
+        cast(input_usd_per_1m as {{ engine_type('numeric') }}) as input_usd_per_1m,
+        cast(output_usd_per_1m as {{ engine_type('numeric') }}) as output_usd_per_1m,
+        cast({{ given['service_tier'] }} as {{ engine_type('text') }}) as service_tier,
         cast({{ given['min_input_tokens'] }} as bigint) as min_input_tokens,
-        cast({{ given['cache_read_usd_per_1m'] }} as numeric) as cache_read_usd_per_1m,
-        cast({{ given['cache_write_usd_per_1m'] }} as numeric) as cache_write_usd_per_1m,
-        cast({{ given['reasoning_usd_per_1m'] }} as numeric) as reasoning_usd_per_1m
+        cast({{ given['cache_read_usd_per_1m'] }} as {{ engine_type('numeric') }}) as cache_read_usd_per_1m,
+        cast({{ given['cache_write_usd_per_1m'] }} as {{ engine_type('numeric') }}) as cache_write_usd_per_1m,
+        cast({{ given['reasoning_usd_per_1m'] }} as {{ engine_type('numeric') }}) as reasoning_usd_per_1m
 
     from model_prices
 
@@ -48,7 +48,7 @@ renamed as (
         provider,
         -- The seed's effective_from is a timestamp without time zone that means UTC: attach the
         -- zone here, explicitly, so the instant never depends on the session's time zone.
-        effective_from at time zone 'UTC' as effective_from,
+        {{ utc_instant('effective_from') }} as effective_from,
         -- empty optional columns take the contract's defaults
         coalesce(nullif(service_tier, ''), 'standard') as service_tier,
         coalesce(min_input_tokens, 0) as min_input_tokens,
