@@ -33,9 +33,12 @@ typed as (
         cast(output_usd_per_1m as {{ engine_type('numeric') }}) as output_usd_per_1m,
         cast({{ given['service_tier'] }} as {{ engine_type('text') }}) as service_tier,
         cast({{ given['min_input_tokens'] }} as bigint) as min_input_tokens,
-        cast({{ given['cache_read_usd_per_1m'] }} as {{ engine_type('numeric') }}) as cache_read_usd_per_1m,
-        cast({{ given['cache_write_usd_per_1m'] }} as {{ engine_type('numeric') }}) as cache_write_usd_per_1m,
-        cast({{ given['reasoning_usd_per_1m'] }} as {{ engine_type('numeric') }}) as reasoning_usd_per_1m
+        cast({{ given['cache_read_usd_per_1m'] }} as {{ engine_type('numeric') }})
+            as cache_read_usd_per_1m,
+        cast({{ given['cache_write_usd_per_1m'] }} as {{ engine_type('numeric') }})
+            as cache_write_usd_per_1m,
+        cast({{ given['reasoning_usd_per_1m'] }} as {{ engine_type('numeric') }})
+            as reasoning_usd_per_1m
 
     from model_prices
 
