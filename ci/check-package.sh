@@ -4,6 +4,8 @@
 # verify there; and nothing written into the virtualenv after the install.
 # Usage: ci/check-package.sh [PYTHON]   (make check-package)
 set -euo pipefail
+# as a new user's shell: none of the settings a caller (make exports TALLY_HOME) may have made
+unset TALLY_HOME TALLY_PROJECT_DIR TALLY_TARGET TALLY_USER_PROFILES_DIR
 checkout="$(cd "$(dirname "$0")/.." && pwd)"
 python="${1:-$(command -v python3.11 || command -v python3)}"
 work="$(mktemp -d /tmp/tally-package.XXXXXX)"
