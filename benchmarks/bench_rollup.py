@@ -20,14 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import psycopg
-import pyarrow as pa
 import pyarrow.parquet as pq
 import results  # benchmarks/results.py
+from late_events import late_copies
 
 BENCHMARKS = Path(__file__).resolve().parent
 ROLLUP_MODELS = (
@@ -67,21 +65,8 @@ def timed_dbt(*args: str) -> tuple[float, dict[str, float]]:
     }
 
 
-def late_copies(events_file: Path, out: Path, share: float, seed: int) -> int:
-    """Copies of a share of the events, new ids, event times spread over the last 30 days."""
-    table = pq.read_table(events_file)
-    rng = np.random.default_rng(seed)
-    picked = table.take(
-        pa.array(rng.choice(table.num_rows, int(table.num_rows * share), replace=False))
-    )
-    now = datetime.now(UTC).replace(microsecond=0)
-    seconds_ago = rng.integers(3600, 30 * 86400, picked.num_rows)
-    times = pa.array(
-        [now - timedelta(seconds=int(s)) for s in seconds_ago], type=pa.timestamp("us", tz="UTC")
-    )
-    ids = pa.array([f"late_{i}" for i in range(picked.num_rows)])
-    picked = picked.set_column(picked.schema.get_field_index("event_id"), "event_id", ids)
-    picked = picked.set_column(picked.schema.get_field_index("event_time"), "event_time", times)
+def write_late_copies(events_file: Path, out: Path, share: float, seed: int) -> int:
+    picked = late_copies(pq.read_table(events_file), share, seed)
     pq.write_table(picked, out)
     return picked.num_rows
 
@@ -168,7 +153,7 @@ def main() -> None:
         microbatch(url, "--full-refresh")
         late_file = home / "late" / "events_late.parquet"
         late_file.parent.mkdir()
-        late = late_copies(data / "events.parquet", late_file, options.late_share, seed=12)
+        late = write_late_copies(data / "events.parquet", late_file, options.late_share, seed=12)
         tally("load", str(late_file))
         incremental_wall, incremental = timed_dbt("build", *USAGE_SELECTION)
         microbatch(url)

@@ -24,10 +24,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import results  # benchmarks/results.py
+from late_events import late_copies
 
 BENCHMARKS = Path(__file__).resolve().parent
 PROJECT = BENCHMARKS.parent
@@ -52,21 +51,8 @@ def model_seconds(home: Path) -> float:
     return sum(r["execution_time"] for r in results if r["unique_id"].startswith("model."))
 
 
-def late_copies(events_csv: Path, out: Path, share: float, seed: int) -> int:
-    """Copies of a share of the events, new ids, event times spread over the last 30 days."""
-    table = pacsv.read_csv(events_csv)
-    rng = np.random.default_rng(seed)
-    picked = table.take(
-        pa.array(rng.choice(table.num_rows, int(table.num_rows * share), replace=False))
-    )
-    now = datetime.now(UTC).replace(microsecond=0)
-    seconds_ago = rng.integers(3600, 30 * 86400, picked.num_rows)
-    times = pa.array(
-        [(now - timedelta(seconds=int(s))).isoformat() for s in seconds_ago], type=pa.string()
-    )
-    ids = pa.array([f"late_{i}" for i in range(picked.num_rows)])
-    picked = picked.set_column(picked.schema.get_field_index("event_id"), "event_id", ids)
-    picked = picked.set_column(picked.schema.get_field_index("event_time"), "event_time", times)
+def write_late_copies(events_csv: Path, out: Path, share: float, seed: int) -> int:
+    picked = late_copies(pacsv.read_csv(events_csv), share, seed)
     pacsv.write_csv(picked, out)
     return picked.num_rows
 
@@ -141,8 +127,9 @@ def main() -> None:
 
         step("full_refresh", "rollup", "--full-refresh")
         step("nothing_new", "rollup")
-        late = late_copies(data / "events.csv", changes / "events_late.csv", options.late_share, 12)
-        tally("load", str(changes / "events_late.csv"))
+        late_file = changes / "events_late.csv"
+        late = write_late_copies(data / "events.csv", late_file, options.late_share, 12)
+        tally("load", str(late_file))
         step("late_1pct", "rollup")
         edited = edit_a_price(project)
         step("price_edit", "rollup")
