@@ -278,7 +278,8 @@ def rollup(target, full_refresh):
     Each data test covers what the run changed (the load batches it rolls up; rules the
     database enforces are checked in its catalog); unit tests and whole-table tests run in
     `tally verify`, `make test` and a plain `dbt build`. Seeds and snapshots whose input is
-    unchanged since the last rollup are left as they are.
+    unchanged since the last rollup are left as they are. Prints, per incremental model, the
+    rows the run inserted, updated or deleted.
 
     \b
     Example:
