@@ -3,6 +3,7 @@ commit while a rollup runs, a rollup killed mid-way, price edits, organizations 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,11 +14,12 @@ from decimal import Decimal
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT_DIR, query
-from rollup_harness import Pipeline, copy_project, reset_database
+from conftest import PROJECT_DIR, invoke_tally, query
+from rollup_harness import ROLLUPS, Pipeline, copy_project, reset_database
 from tally.cli import cli
 from tally.dbt_invocation import artifacts_dir, run_dbt
 from tally.load.batch import commit_batch
+from usage_reference import actual_by_model, actual_rollup
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -376,3 +378,77 @@ def test_the_models_that_read_the_clock_are_the_ones_the_rollup_watches():
         if "current_timestamp" in path.read_text()
     )
     assert reading == sorted(CLOCK_DEPENDENT_MODELS)
+
+
+def _rollup_rows(url):
+    """Every usage rollup's rows, by grain key, under the name `tally rollup` prints."""
+    with psycopg.connect(url) as conn:
+        tables = {table: actual_rollup(conn, table) for table in ROLLUPS}
+        tables["fct_usage_daily_by_model"] = actual_by_model(conn)
+    return tables
+
+
+def _changed_rows(before, after):
+    """Rows inserted, deleted or with any measure changed, table by table."""
+    return {
+        table: sum(
+            before[table].get(key) != rows.get(key) for key in before[table].keys() | rows.keys()
+        )
+        for table, rows in after.items()
+    }
+
+
+def _printed_rows_changed(output):
+    return {
+        table: int(rows) for table, rows in re.findall(r"^(\S+): (\d+) rows changed$", output, re.M)
+    }
+
+
+def _events_in_every_null_pattern(prefix, at, model="gpt-4o"):
+    """One event per pattern of NULLs in the nullable keys (user_id, api_key_id): each lands in
+    a MERGE of its own, and the last MERGE (both NULL) holds one row of them."""
+    return [
+        event(f"{prefix}-both", at, model=model),
+        event(f"{prefix}-no-user", at, model=model, user_id=None),
+        event(f"{prefix}-no-key", at, model=model, api_key_id=None),
+        event(f"{prefix}-neither", at, model=model, user_id=None, api_key_id=None),
+    ]
+
+
+def test_tally_rollup_counts_every_row_a_price_edit_reprices(pipeline):
+    new_era = datetime(2024, 8, 10, 12, tzinfo=UTC)
+    pipeline.load(
+        "events",
+        _events_in_every_null_pattern("new", new_era)
+        + [event("other", new_era, model="claude-3-5-sonnet")],
+    )
+    invoke_tally("rollup")
+    before = _rollup_rows(pipeline.url)
+    with pipeline.prices_csv.open("a") as prices:
+        prices.write("gpt-4o,openai,2024-06-01 00:00:00,1.25,7.50\n")
+    printed = _printed_rows_changed(invoke_tally("rollup").output)
+    changed = _changed_rows(before, _rollup_rows(pipeline.url))
+    assert {table: printed[table] for table in changed} == changed
+    assert changed["fct_usage_hourly"] == 4 and changed["fct_usage_daily_by_model"] == 1
+
+
+def test_tally_rollup_counts_every_row_late_events_insert_update_or_delete(pipeline):
+    recent, late = NOW - timedelta(hours=1), NOW - timedelta(days=40)
+    pipeline.load(
+        "events",
+        _events_in_every_null_pattern("recent", recent) + [event("void-me", late, user_id="u2")],
+    )
+    invoke_tally("rollup")
+    before = _rollup_rows(pipeline.url)
+    pipeline.load(
+        "events",
+        # three rows of the first batch grow, none of them the last MERGE's
+        _events_in_every_null_pattern("again", recent)[:3]
+        # four new rows 40 days back, beside a row its void deletes
+        + _events_in_every_null_pattern("late", late),
+    )
+    pipeline.load("voids", [{"event_id": "void-me", "voided_at": NOW.isoformat()}])
+    printed = _printed_rows_changed(invoke_tally("rollup").output)
+    changed = _changed_rows(before, _rollup_rows(pipeline.url))
+    assert {table: printed[table] for table in changed} == changed
+    assert changed["fct_usage_hourly"] == 3 + 4 + 1
