@@ -277,16 +277,11 @@ def rollup(target, full_refresh):
 
     Each data test covers what the run changed (the load batches it rolls up; rules the
     database enforces are checked in its catalog); unit tests and whole-table tests run in
-<<<<<<< HEAD
     `tally verify`, `make test` and a plain `dbt build`. Seeds, snapshots, views and tables
     whose input is unchanged since the last rollup are left as they are (their tests run); when
     nothing it reads has changed (batches, code, migrations, prices or keys reaching their
-    time), no dbt runs at all.
-=======
-    `tally verify`, `make test` and a plain `dbt build`. Seeds and snapshots whose input is
-    unchanged since the last rollup are left as they are. Prints, per incremental model, the
-    rows the run inserted, updated or deleted.
->>>>>>> summary
+    time), no dbt runs at all. Prints, per incremental model, the rows the run inserted,
+    updated or deleted.
 
     \b
     Example:
