@@ -9,10 +9,10 @@ both unchanged and that instant still ahead has nothing to build and runs no dbt
 
 Else each seed, snapshot, view and table (not the incremental models, nor a model that reads
 the clock) has a fingerprint: the project's code, the hash key, and but for a view the newest
-commit_seq of each raw table it reads through its upstream nodes (from dbt's manifest.json of the last parse). It is
-recorded in ops.rollup_inputs after a successful rollup; a node whose fingerprint matches, and
-whose relation exists, is left out of the next `dbt build`, its tests still run. A full refresh
-builds everything.
+commit_seq of each raw table it reads through its upstream nodes (from dbt's manifest.json of
+the last parse). It is recorded in ops.rollup_inputs after a successful rollup; a node whose
+fingerprint matches, and whose relation exists, is left out of the next `dbt build`, its tests
+still run. A full refresh builds everything.
 """
 
 import hashlib
