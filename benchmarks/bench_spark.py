@@ -122,8 +122,9 @@ def main() -> None:
     same = tables["spark"] == tables["postgres"]
     for table in TABLES:
         agree = tables["spark"][table] == tables["postgres"][table]
-        rows = tables["postgres"][table]["rows"]
-        print(f"{table:26} {rows:>9} rows, counts and sums {'agree' if agree else 'DIFFER'}")
+        rows, requests = (tables["postgres"][table][key] for key in ("rows", "request_count"))
+        verdict = "agree" if agree else "DIFFER"
+        print(f"{table:26} {rows:>9} rows, {requests:>9} requests: counts and sums {verdict}")
         if not agree:
             for engine in ENGINES:
                 print(f"  {engine:8} {tables[engine][table]}")
