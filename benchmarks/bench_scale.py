@@ -1,15 +1,21 @@
 """`tally rollup` at scale: what each kind of change costs, end to end, against a full refresh.
 
-1. Generate N events (default 3 million) over 30 days as CSV and load them.
+1. Generate N events as CSV at the same rate whatever N (100,000 a day: 3 M events are 30 days of
+   history, 30 M are 300 days) and load them.
 2. In one run, each step timed end to end (`tally rollup` as a subprocess: wall clock, dbt's
-   fixed costs included) beside the models' execution time (dbt's run_results.json):
-   full refresh; nothing new; after 1 % late events (copies of loaded events with new ids, event
-   times spread over the last 30 days); after a price edit of one model; after one
-   organization's time-zone change; then `tally verify` (whole-table tests and reconciliation).
-3. Append one line per run to benchmarks/results/scale.jsonl (commit, UTC time, figures).
+   fixed costs included) beside the models' execution time (dbt's run_results.json; 0 when the
+   rollup had nothing to build and ran no dbt): full refresh; nothing new; after 30,000 late
+   events (copies of loaded events with new ids, event times spread over the last 30 days: the
+   same change at any history size); after 1 % late events, where that is not the same number;
+   after a price edit of one model (effective 10 days ago); after one organization's time-zone
+   change; then `tally verify` (whole-table tests and reconciliation).
+3. Append one line per run to benchmarks/results/scale.jsonl (commit, UTC time, figures); at a
+   size other than 3 M, print the same changes' cost against the latest 3 M run of the same
+   commit (flat in history).
 
 Usage: python benchmarks/bench_scale.py [--events N]   (make bench-scale)
-Targets: nothing new <= max(3 s, 5 % of the full refresh); 1 % late events <= 10 % of it.
+Targets: nothing new <= max(3 s, 5 % of the full refresh); 1 % late events <= 10 % of it; the same
+change (30,000 late events, a price edit) at 30 M <= 1.5 x its cost at 3 M.
 """
 
 import argparse
@@ -23,12 +29,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import results  # benchmarks/results.py
 import state_folder  # benchmarks/state_folder.py
 from late_events import late_copies
 
-STEPS = ("full_refresh", "nothing_new", "late_1pct", "price_edit", "timezone_change", "verify")
+STEPS = ("full_refresh", "nothing_new", "late_30k", "late_1pct", "price_edit", "timezone_change")
+FLAT_STEPS = ("late_30k", "price_edit")
+SAME_CHANGE = 30_000
+EVENTS_PER_DAY = 100_000
 
 
 def tally(*args: str, check: bool = True) -> float:
@@ -40,16 +51,39 @@ def tally(*args: str, check: bool = True) -> float:
     return time.perf_counter() - started
 
 
-def model_seconds(home: Path) -> float:
-    """The models' execution time in the latest dbt call (run_results.json)."""
-    results = json.loads((home / "target" / "run_results.json").read_text())["results"]
+def model_seconds(home: Path, since: float) -> float:
+    """The models' execution time in the dbt call that ended after `since` (run_results.json);
+    0 when there was none."""
+    run_results = home / "target" / "run_results.json"
+    if not run_results.exists() or run_results.stat().st_mtime < since:
+        return 0.0
+    results = json.loads(run_results.read_text())["results"]
     return sum(r["execution_time"] for r in results if r["unique_id"].startswith("model."))
 
 
-def write_late_copies(events_csv: Path, out: Path, share: float, seed: int) -> int:
-    picked = late_copies(pacsv.read_csv(events_csv), share, seed)
-    pacsv.write_csv(picked, out)
+def write_late_copies(events: pa.Table, out: Path, count: int, seed: int, prefix: str) -> int:
+    picked = late_copies(events, count / events.num_rows, seed)
+    ids = pc.binary_join_element_wise(prefix, picked["event_id"], "_")
+    pacsv.write_csv(
+        picked.set_column(picked.schema.get_field_index("event_id"), "event_id", ids), out
+    )
     return picked.num_rows
+
+
+def flat_in_history(events: int, wall: dict[str, float], measured: str) -> None:
+    """The same changes' cost against the latest 3 M run of the same commit."""
+    runs = [
+        json.loads(line)
+        for line in (results.RESULTS / "scale.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    base = [r for r in runs if r["events"] == 3_000_000 and r["commit"] == measured]
+    if events == 3_000_000 or not base:
+        return
+    for name in FLAT_STEPS:
+        ratio = wall[name] / base[-1]["wall_seconds"][name]
+        verdict = "met" if ratio <= 1.5 else "NOT met"
+        print(f"{name:18} {ratio:5.2f} x its cost at 3 M (<= 1.5: {verdict})")
 
 
 def edit_a_price(project: Path) -> str:
@@ -95,7 +129,7 @@ def main() -> None:
             "--seed",
             "11",
             "--days",
-            "30",
+            str(max(1, options.events // EVENTS_PER_DAY)),
             "--format",
             "csv",
             "--bad",
@@ -106,16 +140,27 @@ def main() -> None:
 
         def step(name: str, *args: str) -> None:
             # verify's verdict is not the benchmark's: a warning or a failure still times it
+            started = time.time()
             wall[name] = tally(*args, check=name != "verify")
-            models[name] = model_seconds(home) if name != "verify" else 0.0
+            models[name] = model_seconds(home, started) if name != "verify" else 0.0
             print(f"{name:18} {wall[name]:7.1f} s wall, {models[name]:7.1f} s models", flush=True)
 
         step("full_refresh", "rollup", "--full-refresh")
         step("nothing_new", "rollup")
-        late_file = changes / "events_late.csv"
-        late = write_late_copies(data / "events.csv", late_file, options.late_share, 12)
-        tally("load", str(late_file))
-        step("late_1pct", "rollup")
+        loaded = pacsv.read_csv(data / "events.csv")
+        late_counts = {
+            "late_30k": SAME_CHANGE,
+            "late_1pct": int(loaded.num_rows * options.late_share),
+        }
+        for seed, (name, count) in enumerate(late_counts.items(), start=12):
+            if name == "late_1pct" and abs(count - SAME_CHANGE) < 0.01 * SAME_CHANGE:
+                wall[name], models[name] = wall["late_30k"], models["late_30k"]  # the same step
+                continue
+            late_file = changes / f"events_{name}.csv"
+            write_late_copies(loaded, late_file, count, seed, name)
+            tally("load", str(late_file))
+            step(name, "rollup")
+        del loaded
         edited = edit_a_price(project)
         step("price_edit", "rollup")
         moved = move_an_organization(data, changes / "organizations.jsonl")
@@ -129,8 +174,8 @@ def main() -> None:
     full = wall["full_refresh"]
     nothing_target = max(3.0, 0.05 * full)
     print()
-    print(f"late events: {late:,}; price edit: {edited}; time zone moved: {moved}")
-    for name in STEPS[1:5]:
+    print(f"late events: {late_counts}; price edit: {edited}; time zone moved: {moved}")
+    for name in STEPS[1:]:
         print(f"{name:18} {wall[name] / full:7.1%} of the full refresh (wall)")
     print(
         f"nothing new <= {nothing_target:.1f} s: "
@@ -141,11 +186,12 @@ def main() -> None:
         "scale",
         {
             "events": options.events,
-            "wall_seconds": {step: round(wall[step], 1) for step in STEPS},
-            "model_seconds": {step: round(models[step], 1) for step in STEPS[:5]},
+            "wall_seconds": {step: round(wall[step], 1) for step in (*STEPS, "verify")},
+            "model_seconds": {step: round(models[step], 1) for step in STEPS},
         },
         measured_commit=measured,
     )
+    flat_in_history(options.events, wall, measured)
 
 
 if __name__ == "__main__":

@@ -277,8 +277,11 @@ def rollup(target, full_refresh):
 
     Each data test covers what the run changed (the load batches it rolls up; rules the
     database enforces are checked in its catalog); unit tests and whole-table tests run in
-    `tally verify`, `make test` and a plain `dbt build`. Seeds and snapshots whose input is
-    unchanged since the last rollup are left as they are.
+    `tally verify`, `make test` and a plain `dbt build`. Seeds, snapshots, views and tables
+    whose input is unchanged since the last rollup are left as they are (their tests run); when
+    nothing it reads has changed (batches, code, migrations, prices or keys reaching their
+    time), no dbt runs at all. Prints, per incremental model, the rows the run inserted,
+    updated or deleted.
 
     \b
     Example:
@@ -287,6 +290,11 @@ def rollup(target, full_refresh):
     from tally.rollup import run_rollup
 
     summary = run_rollup(target, full_refresh)
+    if summary.up_to_date_since:
+        click.echo(
+            "nothing to build: no new batches, code or schema changes since the last rollup"
+            f" ({summary.up_to_date_since:%Y-%m-%d %H:%M:%S %Z})"
+        )
     for table, rows in sorted(summary.rows_changed.items()):
         # Spark reports no count for a partition overwrite
         click.echo(f"{table}: {rows} rows changed" if rows >= 0 else f"{table}: rebuilt")
@@ -511,8 +519,10 @@ def report(target, org_id, out):
     from tally.report import write_report
 
     figures = write_report(target, org_id, out)
-    click.echo(f"{out}: {figures.first_date} to {figures.last_date}, "
-               f"reconciliation {figures.reconciliation['verdict']}")
+    click.echo(
+        f"{out}: {figures.first_date} to {figures.last_date}, "
+        f"reconciliation {figures.reconciliation['verdict']}"
+    )
 
 
 @db.command(name="migrations", context_settings=CONTEXT)

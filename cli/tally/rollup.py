@@ -1,12 +1,13 @@
 """`tally rollup`: dbt build, one at a time per database, with a summary of what changed."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import click
 
 from tally import locks, rollup_inputs
 from tally.database import connect
-from tally.dbt_invocation import run_dbt
+from tally.dbt_invocation import artifacts_dir, run_dbt
 from tally.errors import TallyError
 from tally.migrations import apply_pending
 from tally.paths import project_dir
@@ -14,6 +15,16 @@ from tally.paths import project_dir
 # Unit tests prove the SQL, not the data: they run in `make test` and CI, and in `tally verify`;
 # so do the data tests that compare whole tables (tag whole_table), which no index can scope.
 ROLLUP_SELECTION = ("--exclude", "resource_type:unit_test", "tag:whole_table")
+# Data tests selected by themselves, so that a node left out (its input unchanged) keeps its
+# tests: dbt's default (eager) indirect selection drops the tests of an excluded node.
+WITH_TESTS_OF_SKIPPED_NODES = (
+    "--select",
+    *(f"resource_type:{kind}" for kind in ("model", "seed", "snapshot", "test")),
+    "--indirect-selection",
+    "empty",
+    "--exclude",
+    "tag:whole_table",
+)
 
 
 @dataclass
@@ -21,6 +32,8 @@ class RollupSummary:
     rows_changed: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)  # seeds and snapshots left as they were
+    # when nothing had changed since the last rollup: when that rollup was recorded (no dbt run)
+    up_to_date_since: datetime | None = None
 
 
 def _summarise(result) -> RollupSummary:
@@ -53,8 +66,9 @@ def _run_on_spark(full_refresh: bool):
 def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
     """Build everything with dbt but the unit tests, and the seeds and snapshots whose input is
     unchanged (tally.rollup_inputs); each data test covers what the run changed
-    (TALLY_TEST_SCOPE=run, see macros/schema/get_where_subquery.sql). Rollups of the same
-    database wait for each other."""
+    (TALLY_TEST_SCOPE=run, see macros/schema/get_where_subquery.sql). Nothing at all when nothing
+    the rollup reads has changed since the last one. Rollups of the same database wait for each
+    other."""
     from tally.targets import is_spark
 
     if is_spark(target):
@@ -64,18 +78,27 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
         if not lock_conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
             click.echo("waiting for another tally rollup on this database to finish...", err=True)
             lock_conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
-        inputs = rollup_inputs.fingerprints(lock_conn, project_dir())
-        unchanged = [] if full_refresh else rollup_inputs.unchanged(lock_conn, inputs)
+        run_inputs = rollup_inputs.run_inputs(lock_conn, project_dir())
+        if not full_refresh:
+            since = rollup_inputs.nothing_to_build(lock_conn, run_inputs)
+            if since is not None:
+                return RollupSummary(up_to_date_since=since)
+        nodes = rollup_inputs.fingerprints(
+            lock_conn, project_dir(), artifacts_dir() / "manifest.json"
+        )
+        unchanged = [] if full_refresh else rollup_inputs.unchanged(lock_conn, nodes)
+        rollup_inputs.forget_run(lock_conn)
         result = run_dbt(
             target,
             "build",
-            *ROLLUP_SELECTION,
+            *WITH_TESTS_OF_SKIPPED_NODES,
             *unchanged,
             *(["--full-refresh"] if full_refresh else []),
             env={"TALLY_TEST_SCOPE": "run"},
         )
         if result.success:
-            rollup_inputs.record(lock_conn, inputs)
+            rollup_inputs.record(lock_conn, {name: digest for name, (_, digest) in nodes.items()})
+            rollup_inputs.record_run(lock_conn, run_inputs)
     summary = _checked(result)
     summary.unchanged = unchanged
     return summary

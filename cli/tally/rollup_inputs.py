@@ -1,24 +1,53 @@
-"""Seeds and snapshots a `tally rollup` can skip: those whose input has not changed since the
-last successful rollup.
+"""What a `tally rollup` can skip: the whole run when nothing it reads has changed since the
+last successful rollup, else the seeds and snapshots whose input has not.
 
-A seed's input is its CSV file and the seeds' YAML; a snapshot's is its SQL, the models and
-macros it is built through, the seed fingerprints, and the newest commit_seq of the raw tables it
-reads (organizations). Each is summed up as a fingerprint (sha256), recorded in
-ops.rollup_inputs after a successful rollup; a node whose fingerprint matches, and whose table
-exists, is left out of the next `dbt build` (`--exclude`). A full refresh builds everything.
+The whole run reads the project's code, the committed load batches, the schema migrations, the
+personal-data hash key, the relations it built and the clock (dim_models' current price,
+dim_api_keys' is_active). Its fingerprint covers all but the clock, whose next change (the next
+price boundary or key revocation after the last rollup) is recorded beside it; a rollup that finds
+both unchanged and that instant still ahead has nothing to build and runs no dbt at all.
+
+Else each seed, snapshot, view and table (not the incremental models, nor a model that reads
+the clock) has a fingerprint: the project's code, the hash key, and but for a view the newest
+commit_seq of each raw table it reads through its upstream nodes (from dbt's manifest.json of the last parse). It is
+recorded in ops.rollup_inputs after a successful rollup; a node whose fingerprint matches, and
+whose relation exists, is left out of the next `dbt build`, its tests still run. A full refresh
+builds everything.
 """
 
 import hashlib
+import json
+import os
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
 
-# node -> (its relation, the raw tables whose new batches change its input)
-SEEDS = {"model_prices": ("reference.model_prices", ())}
-SNAPSHOTS = {
-    "snp_model_prices": ("snapshots.snp_model_prices", ()),
-    "snp_organizations": ("snapshots.snp_organizations", ("organizations",)),
-}
+from tally import __version__
+
+# ops.rollup_inputs rows of the whole run (besides one per seed and snapshot)
+RUN = "run"
+NEXT_CLOCK_CHANGE = "run_next_clock_change"
+# The models that read the clock (dbt.current_timestamp()); a test keeps this list true.
+CLOCK_DEPENDENT_MODELS = ("dim_api_keys", "dim_models")
+_NEXT_CLOCK_CHANGE_SQL = """
+select min(moment) from (
+    select effective_from as moment from staging.stg_reference__model_prices
+    union all select effective_to from staging.stg_reference__model_prices
+    union all select revoked_at from staging.stg_platform__api_keys
+) as moments
+where moment > now()
+"""
+_BUILT_RELATIONS_SQL = """
+select coalesce(string_agg(
+    namespace.nspname || '.' || class.relname || ':' || class.relkind::text, ','
+    order by namespace.nspname, class.relname
+), '')
+from pg_class as class
+inner join pg_namespace as namespace on namespace.oid = class.relnamespace
+where namespace.nspname in ('staging', 'intermediate', 'analytics', 'reference', 'snapshots')
+    and class.relkind in ('r', 'v', 'p', 'm')
+"""
 
 
 def _files_digest(paths: list[Path]) -> str:
@@ -28,45 +57,152 @@ def _files_digest(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def fingerprints(conn: psycopg.Connection, project: Path) -> dict[str, str]:
-    """The current fingerprint of every skippable node."""
-    seed_yaml = sorted((project / "seeds").glob("*.yml"))
-    found = {name: _files_digest([project / "seeds" / f"{name}.csv", *seed_yaml]) for name in SEEDS}
-    code = [
-        path
-        for folder in ("models", "macros", "snapshots")
-        for path in (project / folder).rglob("*")
-        if path.is_file()
-    ]
-    code_digest = _files_digest(code)
-    for name, (_, raw_kinds) in SNAPSHOTS.items():
-        latest = [
-            conn.execute(
-                "select coalesce(max(commit_seq), 0) from raw.load_batches"
-                " where status = 'loaded' and kind = %s",
-                [kind],
-            ).fetchone()[0]
-            for kind in raw_kinds
+def _code_digest(project: Path) -> str:
+    return _files_digest(
+        [
+            path
+            for folder in ("models", "macros", "seeds", "snapshots", "tests")
+            for path in (project / folder).rglob("*")
+            if path.is_file()
         ]
-        parts = [code_digest, *sorted(found.values()), *map(str, latest)]
-        found[name] = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+        + [project / "dbt_project.yml"]
+    )
+
+
+def _hash_key_digest() -> str:
+    return hashlib.sha256(os.environ.get("TALLY_PII_HASH_KEY", "").encode()).hexdigest()
+
+
+def run_inputs(conn: psycopg.Connection, project: Path) -> str:
+    """The fingerprint of what a rollup reads, but for the relations it builds (see
+    run_fingerprint): taken before the run, so that a load committing during it is seen next
+    time."""
+    parts = [
+        __version__,
+        _code_digest(project),
+        _hash_key_digest(),
+        str(
+            conn.execute(
+                "select coalesce(max(commit_seq), 0) from raw.load_batches where status = 'loaded'"
+            ).fetchone()[0]
+        ),
+        ",".join(
+            str(v) for (v,) in conn.execute("select version from ops.schema_migrations order by 1")
+        ),
+    ]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def run_fingerprint(conn: psycopg.Connection, inputs: str) -> str:
+    built = conn.execute(_BUILT_RELATIONS_SQL).fetchone()[0]
+    return inputs + ":" + hashlib.sha256(built.encode()).hexdigest()
+
+
+def nothing_to_build(conn: psycopg.Connection, inputs: str) -> datetime | None:
+    """When the last successful rollup read exactly these inputs, its relations are all there and
+    no clock-dependent row has changed since: when that rollup was recorded. Else None."""
+    recorded = {
+        name: (fingerprint, at)
+        for name, fingerprint, at in conn.execute(
+            "select node_name, fingerprint, recorded_at from ops.rollup_inputs"
+            " where node_name in (%s, %s)",
+            [RUN, NEXT_CLOCK_CHANGE],
+        )
+    }
+    if RUN not in recorded or recorded[RUN][0] != run_fingerprint(conn, inputs):
+        return None
+    next_change = recorded.get(NEXT_CLOCK_CHANGE, ("", None))[0]
+    if next_change and conn.execute("select %s::timestamptz <= now()", [next_change]).fetchone()[0]:
+        return None
+    return recorded[RUN][1]
+
+
+def forget_run(conn: psycopg.Connection) -> None:
+    """Before dbt runs: a run killed mid-way must leave the next one with work to do."""
+    conn.execute("delete from ops.rollup_inputs where node_name = %s", [RUN])
+
+
+def record_run(conn: psycopg.Connection, inputs: str) -> None:
+    """After a successful rollup: what it read, and when a clock-dependent row changes next."""
+    next_change = conn.execute(_NEXT_CLOCK_CHANGE_SQL).fetchone()[0]
+    record(
+        conn,
+        {
+            RUN: run_fingerprint(conn, inputs),
+            NEXT_CLOCK_CHANGE: next_change.isoformat() if next_change else "",
+        },
+    )
+
+
+def _skippable_nodes(manifest: dict) -> dict[str, dict]:
+    """Seeds, snapshots, views and tables that do not read the clock, by unique id (incremental
+    models always run: with nothing new they cost a lookup of their change set)."""
+    nodes = manifest.get("nodes", {})
+    return {
+        unique_id: node
+        for unique_id, node in nodes.items()
+        if node["resource_type"] in ("seed", "snapshot", "model")
+        and node["config"].get("materialized") in ("seed", "snapshot", "view", "table")
+        and node.get("config", {}).get("enabled", True)
+        and "current_timestamp" not in node.get("raw_code", "")
+    }
+
+
+def _raw_kinds(unique_id: str, nodes: dict[str, dict], memo: dict[str, set[str]]) -> set[str]:
+    """The raw tables a node reads, through its upstream nodes: their new batches change it.
+    The ledger of batches itself is not one (each kind's new batches are)."""
+    if unique_id not in memo:
+        found: set[str] = set()
+        for parent in nodes.get(unique_id, {}).get("depends_on", {}).get("nodes", []):
+            if parent.startswith("source.") and ".platform." in parent:
+                found.add(parent.rsplit(".", 1)[1])
+            elif parent in nodes:
+                found |= _raw_kinds(parent, nodes, memo)
+        memo[unique_id] = found - {"load_batches"}
+    return memo[unique_id]
+
+
+def fingerprints(conn: psycopg.Connection, project: Path, manifest: Path) -> dict[str, tuple]:
+    """Every skippable node of the last parsed project (dbt's manifest.json): its name -> (its
+    relation, its fingerprint). A node's input is the project's code and the hash key (as for the
+    whole run) and the newest commit_seq of each raw table it reads. Empty without a manifest."""
+    if not manifest.exists():
+        return {}
+    parsed = json.loads(manifest.read_bytes())
+    skippable = _skippable_nodes(parsed)
+    every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
+    code = _code_digest(project) + _hash_key_digest()
+    latest = dict(
+        conn.execute(
+            "select kind, max(commit_seq)::text from raw.load_batches"
+            " where status = 'loaded' group by kind"
+        )
+    )
+    memo: dict[str, set[str]] = {}
+    found = {}
+    for unique_id, node in skippable.items():
+        # a view holds no rows: only its code changes it
+        is_view = node["config"]["materialized"] == "view"
+        kinds = [] if is_view else sorted(_raw_kinds(unique_id, every_node, memo))
+        parts = [code, *(f"{kind}={latest.get(kind, '0')}" for kind in kinds)]
+        relation = f"{node['schema']}.{node['alias']}"
+        found[node["name"]] = (relation, hashlib.sha256("\0".join(parts).encode()).hexdigest())
     return found
 
 
-def unchanged(conn: psycopg.Connection, current: dict[str, str]) -> list[str]:
-    """Nodes whose fingerprint matches the last successful rollup's and whose table exists."""
+def unchanged(conn: psycopg.Connection, current: dict[str, tuple]) -> list[str]:
+    """Nodes whose fingerprint matches the last successful rollup's and whose relation exists."""
     recorded = dict(conn.execute("select node_name, fingerprint from ops.rollup_inputs"))
-    relations = {name: relation for name, (relation, _) in {**SEEDS, **SNAPSHOTS}.items()}
-    return [
+    return sorted(
         name
-        for name, fingerprint in current.items()
+        for name, (relation, fingerprint) in current.items()
         if recorded.get(name) == fingerprint
-        and conn.execute("select to_regclass(%s)", [relations[name]]).fetchone()[0] is not None
-    ]
+        and conn.execute("select to_regclass(%s)", [relation]).fetchone()[0] is not None
+    )
 
 
 def record(conn: psycopg.Connection, current: dict[str, str]) -> None:
-    """After a successful rollup: what its seeds and snapshots were built from."""
+    """After a successful rollup: what its nodes were built from."""
     with conn.transaction():
         for name, fingerprint in current.items():
             conn.execute(

@@ -3,6 +3,7 @@ commit while a rollup runs, a rollup killed mid-way, price edits, organizations 
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,11 +14,12 @@ from decimal import Decimal
 import psycopg
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT_DIR, query
-from rollup_harness import Pipeline, copy_project, reset_database
+from conftest import PROJECT_DIR, invoke_tally, query
+from rollup_harness import ROLLUPS, Pipeline, copy_project, reset_database
 from tally.cli import cli
 from tally.dbt_invocation import artifacts_dir, run_dbt
 from tally.load.batch import commit_batch
+from usage_reference import actual_by_model, actual_rollup
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -292,9 +294,10 @@ def test_the_reconciliation_rechecks_what_the_run_touched_and_verify_rechecks_al
 
 
 def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
-    """`tally rollup` runs no unit test, its raw-layer tests read the run's new batches only,
-    seeds and snapshots run only when their input changed, and the rules left to the database
-    are checked in the catalog: a CHECK constraint dropped by hand fails the run."""
+    """`tally rollup` runs no unit test, its raw-layer tests read the run's new batches only (by
+    their ids), seeds and snapshots run only when their input changed, nothing runs when nothing
+    changed, and the rules left to the database are checked in the catalog: a CHECK constraint
+    dropped by hand fails the run."""
     pipeline.load("events", [event("e1", NOW - timedelta(hours=3))])
     assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
     results = json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
@@ -305,10 +308,23 @@ def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
         for r in results
         if r["unique_id"].startswith("test.tally.source_unique_platform_events_event_id")
     ]
-    assert "lower_commit_seq" in unique_events["compiled_code"]
+    [(batch_id,)] = query(pipeline.url, "select max(batch_id) from raw.load_batches")
+    assert f"batch_id in ({batch_id})" in unique_events["compiled_code"]
 
+    [(runs_before,)] = query(pipeline.url, "select count(*) from ops.rollup_runs")
     nothing_new = CliRunner().invoke(cli, ["rollup"])
-    assert "not rebuilt: model_prices, snp_model_prices, snp_organizations" in nothing_new.output
+    assert nothing_new.exit_code == 0 and "nothing to build" in nothing_new.output
+    assert query(pipeline.url, "select count(*) from ops.rollup_runs") == [(runs_before,)]
+
+    pipeline.load("events", [event("e2", NOW - timedelta(hours=2))])
+    events_only = CliRunner().invoke(cli, ["rollup"])
+    [not_rebuilt] = [line for line in events_only.output.splitlines() if "not rebuilt" in line]
+    skipped = set(not_rebuilt.split(": ", 1)[1].split(", "))
+    # a view only changes with its code; dim_models reads the clock; the rollups always run
+    assert {"model_prices", "snp_organizations", "dim_users", "stg_platform__events"} <= skipped
+    assert {"dim_models", "fct_usage_hourly"}.isdisjoint(skipped)
+    events_run = json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
+    assert any(".not_null_stg_platform__events_" in r["unique_id"] for r in events_run)
     with pipeline.prices_csv.open("a") as prices:
         prices.write("gpt-4o,openai,2024-06-01 00:00:00,1.25,7.50\n")
     repriced = CliRunner().invoke(cli, ["rollup"])
@@ -322,7 +338,118 @@ def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
             " and pg_get_constraintdef(oid) like '%total_tokens%'"
         ).fetchall()
         conn.execute(f"alter table analytics.fct_usage_hourly drop constraint {check}")
-    pipeline.load("events", [event("e2", NOW - timedelta(hours=2))])
+    pipeline.load("events", [event("e3", NOW - timedelta(hours=2))])
     result = CliRunner().invoke(cli, ["rollup"])
     assert result.exit_code == 1
     assert "assert_usage_constraints_are_in_place" in result.output
+
+
+def test_a_rollup_with_nothing_new_still_follows_the_clock_and_the_catalog(pipeline):
+    """Nothing loaded and no code changed, yet a price coming into force or a dropped table
+    makes `tally rollup` build again: dim_models shows the price in force now."""
+    pipeline.load("events", [event("e1", NOW - timedelta(hours=3))])
+    assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
+    soon = datetime.now(UTC) + timedelta(seconds=20)
+    with pipeline.prices_csv.open("a") as prices:
+        prices.write(f"gpt-4o,openai,{soon:%Y-%m-%d %H:%M:%S},1.25,7.50\n")
+    assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
+    current = "select input_usd_per_1m from analytics.dim_models where model_id = 'gpt-4o'"
+    [(price_before,)] = query(pipeline.url, current)
+    assert price_before != Decimal("1.25")
+    assert "nothing to build" in CliRunner().invoke(cli, ["rollup"]).output
+
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 1)
+    in_force = CliRunner().invoke(cli, ["rollup"])
+    assert in_force.exit_code == 0 and "nothing to build" not in in_force.output
+    assert query(pipeline.url, current) == [(Decimal("1.25"),)]
+
+    with psycopg.connect(pipeline.url, autocommit=True) as conn:
+        conn.execute("drop table analytics.dim_users cascade")
+    rebuilt = CliRunner().invoke(cli, ["rollup"])
+    assert rebuilt.exit_code == 0 and "nothing to build" not in rebuilt.output
+    assert query(pipeline.url, "select to_regclass('analytics.dim_users') is not null") == [(True,)]
+
+
+def test_the_models_that_read_the_clock_are_the_ones_the_rollup_watches():
+    from tally.rollup_inputs import CLOCK_DEPENDENT_MODELS
+
+    reading = sorted(
+        path.stem
+        for path in (PROJECT_DIR / "models").rglob("*.sql")
+        if "current_timestamp" in path.read_text()
+    )
+    assert reading == sorted(CLOCK_DEPENDENT_MODELS)
+
+
+def _rollup_rows(url):
+    """Every usage rollup's rows, by grain key, under the name `tally rollup` prints."""
+    with psycopg.connect(url) as conn:
+        tables = {table: actual_rollup(conn, table) for table in ROLLUPS}
+        tables["fct_usage_daily_by_model"] = actual_by_model(conn)
+    return tables
+
+
+def _changed_rows(before, after):
+    """Rows inserted, deleted or with any measure changed, table by table."""
+    return {
+        table: sum(
+            before[table].get(key) != rows.get(key) for key in before[table].keys() | rows.keys()
+        )
+        for table, rows in after.items()
+    }
+
+
+def _printed_rows_changed(output):
+    return {
+        table: int(rows) for table, rows in re.findall(r"^(\S+): (\d+) rows changed$", output, re.M)
+    }
+
+
+def _events_in_every_null_pattern(prefix, at, model="gpt-4o"):
+    """One event per pattern of NULLs in the nullable keys (user_id, api_key_id): each lands in
+    a MERGE of its own, and the last MERGE (both NULL) holds one row of them."""
+    return [
+        event(f"{prefix}-both", at, model=model),
+        event(f"{prefix}-no-user", at, model=model, user_id=None),
+        event(f"{prefix}-no-key", at, model=model, api_key_id=None),
+        event(f"{prefix}-neither", at, model=model, user_id=None, api_key_id=None),
+    ]
+
+
+def test_tally_rollup_counts_every_row_a_price_edit_reprices(pipeline):
+    new_era = datetime(2024, 8, 10, 12, tzinfo=UTC)
+    pipeline.load(
+        "events",
+        _events_in_every_null_pattern("new", new_era)
+        + [event("other", new_era, model="claude-3-5-sonnet")],
+    )
+    invoke_tally("rollup")
+    before = _rollup_rows(pipeline.url)
+    with pipeline.prices_csv.open("a") as prices:
+        prices.write("gpt-4o,openai,2024-06-01 00:00:00,1.25,7.50\n")
+    printed = _printed_rows_changed(invoke_tally("rollup").output)
+    changed = _changed_rows(before, _rollup_rows(pipeline.url))
+    assert {table: printed[table] for table in changed} == changed
+    assert changed["fct_usage_hourly"] == 4 and changed["fct_usage_daily_by_model"] == 1
+
+
+def test_tally_rollup_counts_every_row_late_events_insert_update_or_delete(pipeline):
+    recent, late = NOW - timedelta(hours=1), NOW - timedelta(days=40)
+    pipeline.load(
+        "events",
+        _events_in_every_null_pattern("recent", recent) + [event("void-me", late, user_id="u2")],
+    )
+    invoke_tally("rollup")
+    before = _rollup_rows(pipeline.url)
+    pipeline.load(
+        "events",
+        # three rows of the first batch grow, none of them the last MERGE's
+        _events_in_every_null_pattern("again", recent)[:3]
+        # four new rows 40 days back, beside a row its void deletes
+        + _events_in_every_null_pattern("late", late),
+    )
+    pipeline.load("voids", [{"event_id": "void-me", "voided_at": NOW.isoformat()}])
+    printed = _printed_rows_changed(invoke_tally("rollup").output)
+    changed = _changed_rows(before, _rollup_rows(pipeline.url))
+    assert {table: printed[table] for table in changed} == changed
+    assert changed["fct_usage_hourly"] == 3 + 4 + 1

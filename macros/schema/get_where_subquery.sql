@@ -15,25 +15,35 @@
         {%- do return(relation) -%}
     {%- endif -%}
     {%- set in_run = env_var('TALLY_TEST_SCOPE', 'all') == 'run' -%}
-    {%- set this_run -%}
-        (select lower_commit_seq, upper_commit_seq
-         from {{ source('rollup_state', 'rollup_runs') }}
-         where invocation_id = '{{ invocation_id }}')
-    {%- endset -%}
-    {%- set batches_of_this_run -%}
-        batch_id in (
-            select load_batches.batch_id
-            from {{ source('platform', 'load_batches') }} as load_batches, {{ this_run }} as this_run
-            where
-                load_batches.commit_seq > this_run.lower_commit_seq
-                and load_batches.commit_seq <= this_run.upper_commit_seq
-        )
-    {%- endset -%}
     {%- set where = where
-        | replace('__batches_of_this_run__', batches_of_this_run if in_run else 'true')
+        | replace('__batches_of_this_run__', tally_batches_of_this_run() if in_run else 'true')
         | replace('__database_enforced__', 'false' if in_run else 'true') -%}
     {%- set filtered -%}
         (select * from {{ relation }} where {{ where }}) dbt_subquery
     {%- endset -%}
     {%- do return(filtered) -%}
+{%- endmacro %}
+
+
+{% macro tally_batches_of_this_run() -%}
+    {#-
+        The run's batch ids as literals, read when the test runs (the run's bounds are written
+        by on-run-start): with a subquery instead, PostgreSQL plans for an unknown list and scans
+        the whole table, which grows with history; with literals it reads the new batches'
+        pages through the BRIN index on batch_id, and nothing at all when there are none.
+    -#}
+    {%- if not execute -%}
+        {%- do return('false') -%}
+    {%- endif -%}
+    {%- set found -%}
+        select coalesce(string_agg(load_batches.batch_id::text, ', ' order by load_batches.batch_id), '')
+        from {{ source('platform', 'load_batches') }} as load_batches
+        inner join {{ source('rollup_state', 'rollup_runs') }} as this_run
+            on
+                load_batches.commit_seq > this_run.lower_commit_seq
+                and load_batches.commit_seq <= this_run.upper_commit_seq
+        where this_run.invocation_id = '{{ invocation_id }}'
+    {%- endset -%}
+    {%- set batch_ids = run_query(found).columns[0].values()[0] -%}
+    {%- do return('batch_id in (' ~ batch_ids ~ ')' if batch_ids else 'false') -%}
 {%- endmacro %}

@@ -10,6 +10,7 @@
             "{{ rollup_record_state(prices=ref('int_model_prices_banded'), organization_timezones=ref('int_organizations_versioned')) }}",
             "{{ usage_grain_index(['usage_date', 'org_id', 'model_id']) }}",
             "{{ usage_lookup_index('org_date', ['org_id', 'usage_date']) }}",
+            "{{ usage_delta_rows_affected() }}",
         ],
     )
 }}

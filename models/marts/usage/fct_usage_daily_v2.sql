@@ -11,6 +11,7 @@
             "{{ rollup_record_state(prices=ref('int_model_prices_banded'), organization_timezones=ref('int_organizations_versioned')) }}",
             "{{ usage_grain_index(['usage_date', 'org_id', 'user_id', 'api_key_id', 'model_id']) }}",
             "{{ create_latest_version_view() }}",
+            "{{ usage_delta_rows_affected() }}",
         ],
     )
 }}

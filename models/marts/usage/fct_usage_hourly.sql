@@ -10,6 +10,7 @@
         post_hook=[
             "{{ rollup_record_state(prices=ref('int_model_prices_banded')) }}",
             "{{ usage_grain_index(['usage_hour', 'org_id', 'user_id', 'api_key_id', 'model_id']) }}",
+            "{{ usage_delta_rows_affected() }}",
         ],
     )
 }}
