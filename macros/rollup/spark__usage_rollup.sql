@@ -14,7 +14,6 @@
         same buckets. events_indexed, PostgreSQL's lookup of events by model and by
         organization, is not read: a bucket's events are found by its partitions.
     -#}
-    {%- set measures = usage_measures() -%}
     {%- set touched = none -%}
     {%- if incremental and execute -%}
         {%- set touched = spark__usage_touched_buckets(bucket, run_id, events, voids, load_batches, prices, organization_timezones) -%}
@@ -85,14 +84,7 @@ grouped as (
 final as (
 
     select
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {%- endfor %}
-        {%- for measure in measures %}
-        {{ measure.name }},
-        {%- endfor %}
-        {{ usage_row_cost_usd('priced_cost_usd', 'unpriced_request_count') }} as cost_usd,
-        {{ bucket_column }}
+        {{- usage_row_columns(bucket_column, dimensions) | indent(4) }}
     from grouped
 
 )

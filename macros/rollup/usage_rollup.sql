@@ -200,14 +200,7 @@ grouped as (
 final as (
 
     select
-        {{ bucket_column }},
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {%- endfor %}
-        {%- for measure in measures %}
-        {{ measure.name }},
-        {%- endfor %}
-        {{ usage_row_cost_usd('priced_cost_usd', 'unpriced_request_count') }} as cost_usd
+        {{- usage_row_columns(bucket_column, dimensions) | indent(4) }}
     from grouped
     {%- if incremental %}
     where
