@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 export TALLY_HOME ?= $(CURDIR)/.tally
 
 .DEFAULT_GOAL := help
-.PHONY: help install prometheus chromium analytics-verify test test-slow test-postgres15 check-package reference lint bench bench-load bench-rollup bench-queries bench-ops bench-scale db-stop clean
+.PHONY: help install prometheus chromium analytics-verify test test-slow test-postgres15 check-package reference lint bench bench-load bench-rollup bench-queries bench-ops bench-scale bench-spark db-stop clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ bench-queries: $(INSTALLED) ## Analysts' questions on raw events, a TokenLedger-
 
 bench-scale: $(INSTALLED) ## tally rollup per kind of change vs full refresh, 3M events (EVENTS=30000000)
 	$(BIN)/python benchmarks/bench_scale.py --events $(or $(EVENTS),3000000)
+
+bench-spark: $(INSTALLED) ## Load, rollup, 1% late events, verify on Spark local[2] vs PostgreSQL, 1M events (EVENTS=20000)
+	$(BIN)/python benchmarks/bench_spark.py --events $(or $(EVENTS),1000000)
 
 db-stop: ## Stop the embedded database (and the one of analytics-verify)
 	@test -x $(BIN)/tally && $(BIN)/tally db stop || true

@@ -21,7 +21,6 @@ change (30,000 late events, a price edit) at 30 M <= 1.5 x its cost at 3 M.
 import argparse
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,12 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import results  # benchmarks/results.py
+import state_folder  # benchmarks/state_folder.py
 from late_events import late_copies
-
-BENCHMARKS = Path(__file__).resolve().parent
-PROJECT = BENCHMARKS.parent
-sys.path.insert(0, str(PROJECT / "cli"))
-from tally.project_layout import PROJECT_CONTENTS  # noqa: E402
 
 STEPS = ("full_refresh", "nothing_new", "late_30k", "late_1pct", "price_edit", "timezone_change")
 FLAT_STEPS = ("late_30k", "price_edit")
@@ -118,17 +113,7 @@ def main() -> None:
 
     measured = results.commit()  # the code measured: the checkout may move on while the run goes
     home = Path(tempfile.mkdtemp(prefix="tally-bench-scale-"))
-    home.chmod(0o755)
-    project = home / "project"
-    project.mkdir()
-    for part in PROJECT_CONTENTS:
-        source = PROJECT / part
-        if source.is_dir():
-            shutil.copytree(source, project / part)
-        else:
-            shutil.copy2(source, project / part)
-    os.environ["TALLY_HOME"] = str(home)
-    os.environ["TALLY_PROJECT_DIR"] = str(project)
+    project = state_folder.with_project(home)
     data, changes = home / "data", home / "changes"
     changes.mkdir()
     print(f"state folder {home}; {options.events:,} events", flush=True)

@@ -14,7 +14,6 @@
         same buckets. events_indexed, PostgreSQL's lookup of events by model and by
         organization, is not read: a bucket's events are found by its partitions.
     -#}
-    {%- set measures = usage_measures() -%}
     {%- set touched = none -%}
     {%- if incremental and execute -%}
         {%- set touched = spark__usage_touched_buckets(bucket, run_id, events, voids, load_batches, prices, organization_timezones) -%}
@@ -32,9 +31,7 @@ with
 
 run_bounds as (
 
-    select upper_commit_seq
-    from {{ source('rollup_state', 'rollup_runs') }}
-    where invocation_id = '{{ run_id }}'
+    {{ usage_run_bounds(this.identifier, run_id, incremental=false) | indent(4) }}
 
 ),
 
@@ -42,54 +39,38 @@ run_bounds as (
 
 current_timezones as (
 
-    select
-        org_id,
-        timezone
-    from {{ organization_timezones }}
-    where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', run_id) }}
+    {{ usage_current_timezones(organization_timezones, run_id) | indent(4) }}
 
 ),
 {%- endif %}
 
+tracked_events as (
+
+    {{ usage_tracked_events(events, voids, load_batches, bound='upper_commit_seq') | indent(4) }}
+
+),
+
 counted_events as (
 
     select
-        {{ spark__usage_bucket(bucket, 'events.event_at', 'timezones.timezone') }} as bucket,
-        events.*,
-        {{ usage_cost('events', 'prices') }} as cost_usd
-    from {{ events }} as events
-    inner join {{ load_batches }} as event_batches
-        on events.batch_id = event_batches.batch_id
-    left join {{ voids }} as voids
-        on events.event_id = voids.event_id
-    left join {{ load_batches }} as void_batches
-        on voids.batch_id = void_batches.batch_id
+        {{ usage_bucket(bucket, 'tracked_events.event_at', 'timezones.timezone') }} as bucket,
+        tracked_events.*,
+        {{ usage_cost('tracked_events', 'prices') }} as cost_usd
+    from tracked_events
     left join {{ prices }} as prices
-        on {{ usage_price_matches('events', 'prices') }}
+        on {{ usage_price_matches('tracked_events', 'prices') }}
     {%- if bucket == 'local_date' %}
     left join current_timezones as timezones
-        on events.org_id = timezones.org_id
+        on tracked_events.org_id = timezones.org_id
     {%- endif %}
-    where
-        event_batches.commit_seq <= (select upper_commit_seq from run_bounds)
-        and (
-            void_batches.commit_seq is null
-            or void_batches.commit_seq > (select upper_commit_seq from run_bounds)
-        )
+    where {{ usage_counted_as_of('tracked_events', 'upper_commit_seq') | indent(4) }}
 
 ),
 
 grouped as (
 
     select
-        bucket as {{ bucket_column }},
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {%- endfor %}
-        {%- for measure in measures %}
-        cast(sum({{ measure.per_event }}) as {{ spark__usage_measure_type(measure.data_type) }}) as {{ measure.name }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
+        {{ usage_summed_measures(bucket_column, dimensions) | indent(8) }}
     from counted_events
     {%- if incremental %}
     where cast(bucket as string) in (
@@ -103,32 +84,12 @@ grouped as (
 final as (
 
     select
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {%- endfor %}
-        {%- for measure in measures %}
-        {{ measure.name }},
-        {%- endfor %}
-        {{ usage_row_cost_usd('priced_cost_usd', 'unpriced_request_count') }} as cost_usd,
-        {{ bucket_column }}
+        {{- usage_row_columns(bucket_column, dimensions) | indent(4) }}
     from grouped
 
 )
 
 select * from final
-{%- endmacro %}
-
-
-{% macro spark__usage_bucket(bucket, timestamp, timezone) -%}
-    {#- An event's time bucket: 'utc_hour', 'utc_date' or 'local_date' (in `timezone`, UTC when
-        the organization has none). -#}
-    {%- if bucket == 'utc_hour' -%}
-    {{ usage_hour_utc(timestamp) }}
-    {%- elif bucket == 'utc_date' -%}
-    {{ usage_local_date(timestamp, "'UTC'") }}
-    {%- else -%}
-    {{ usage_local_date(timestamp, "coalesce(" ~ timezone ~ ", 'UTC')") }}
-    {%- endif -%}
 {%- endmacro %}
 
 
@@ -153,78 +114,20 @@ with
 
 run_bounds as (
 
-    select
-        runs.upper_commit_seq,
-        coalesce(watermarks.applied_commit_seq, 0) as applied_commit_seq
-    from {{ source('rollup_state', 'rollup_runs') }} as runs
-    left join {{ source('rollup_state', 'rollup_watermarks') }} as watermarks
-        on watermarks.model_name = '{{ model_name }}'
-    where runs.invocation_id = '{{ run_id }}'
+    {{ usage_run_bounds(model_name, run_id, incremental=true) | indent(4) }}
 
 ),
 
-new_batches as (
-
-    select batch_id
-    from {{ load_batches }}
-    where
-        commit_seq > (select applied_commit_seq from run_bounds)
-        and commit_seq <= (select upper_commit_seq from run_bounds)
-
-),
-
-applied_prices as (
-
-    select {{ usage_price_columns() | join(', ') }}
-    from {{ source('rollup_state', 'rollup_applied_prices') }}
-    where model_name = '{{ model_name }}'
-
-),
-
-current_prices as (
-
-    select {{ usage_price_columns() | join(', ') }}
-    from {{ prices }}
-
-),
-
-changed_prices as (
-
-    (select * from current_prices except select * from applied_prices)
-    union all
-    (select * from applied_prices except select * from current_prices)
-
-),
 {%- if by_local_date %}
 
 current_timezones as (
 
-    select org_id, timezone
-    from {{ organization_timezones }}
-    where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', run_id) }}
-
-),
-
-applied_timezones as (
-
-    select org_id, timezone
-    from {{ source('rollup_state', 'rollup_applied_timezones') }}
-    where model_name = '{{ model_name }}'
-
-),
-
-changed_timezones as (
-
-    select coalesce(current_timezones.org_id, applied_timezones.org_id) as org_id
-    from current_timezones
-    full outer join applied_timezones
-        on current_timezones.org_id = applied_timezones.org_id
-    where
-        coalesce(current_timezones.timezone, 'UTC')
-        != coalesce(applied_timezones.timezone, 'UTC')
+    {{ usage_current_timezones(organization_timezones, run_id) | indent(4) }}
 
 ),
 {%- endif %}
+
+{{ usage_changes(model_name, load_batches, prices, by_local_date) }}
 
 changed_events as (
 
@@ -259,22 +162,19 @@ changed_events as (
 ),
 
 touched as (
-
-    select {{ spark__usage_bucket(bucket, 'changed_events.event_at', 'timezones.timezone') }} as bucket
-    from changed_events
-    {%- if by_local_date %}
-    left join current_timezones as timezones
-        on changed_events.org_id = timezones.org_id
-    {%- endif %}
-    {%- if by_local_date %}
+    {%- for timezones in (['current_timezones', 'applied_timezones'] if by_local_date else [none]) %}
+    {%- if not loop.first %}
 
     union
+    {%- endif %}
 
-    select {{ spark__usage_bucket(bucket, 'changed_events.event_at', 'timezones.timezone') }} as bucket
+    select {{ usage_bucket(bucket, 'changed_events.event_at', 'timezones.timezone') }} as bucket
     from changed_events
-    left join applied_timezones as timezones
+    {%- if timezones %}
+    left join {{ timezones }} as timezones
         on changed_events.org_id = timezones.org_id
     {%- endif %}
+    {%- endfor %}
 
 )
 

@@ -57,23 +57,12 @@
     {%- endif -%}
     {%- set new_batch_literals = (new_batch_hint or ['null']) | join(', ') -%}
     {%- set measures = usage_measures() %}
-    {%- set price_columns = usage_price_columns() %}
 
 with
 
 run_bounds as (
 
-    select
-        runs.upper_commit_seq,
-        {%- if incremental %}
-        coalesce(watermarks.applied_commit_seq, 0) as applied_commit_seq
-        {%- else %}
-        0 as applied_commit_seq
-        {%- endif %}
-    from {{ source('rollup_state', 'rollup_runs') }} as runs
-    left join {{ source('rollup_state', 'rollup_watermarks') }} as watermarks
-        on watermarks.model_name = '{{ model_name }}'
-    where runs.invocation_id = '{{ run_id }}'
+    {{ usage_run_bounds(model_name, run_id, incremental) | indent(4) }}
 
 ),
 
@@ -81,81 +70,14 @@ run_bounds as (
 
 current_timezones as (
 
-    select
-        org_id,
-        timezone
-    from {{ organization_timezones }}
-    where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', run_id) }}
+    {{ usage_current_timezones(organization_timezones, run_id) | indent(4) }}
 
 ),
 {%- endif %}
 
 {%- if incremental %}
 
-applied_prices as (
-
-    select
-        {{ price_columns | join(',\n        ') }}
-    from {{ source('rollup_state', 'rollup_applied_prices') }}
-    where model_name = '{{ model_name }}'
-
-),
-
-changed_prices as (
-
-    -- price bands in exactly one of the applied and the current list (an edit of any price
-    -- column, period or threshold): the events they cover may change price
-    (
-        select {{ price_columns | join(', ') }}
-        from {{ prices }}
-        except
-        select {{ price_columns | join(', ') }}
-        from applied_prices
-    )
-    union all
-    (
-        select {{ price_columns | join(', ') }}
-        from applied_prices
-        except
-        select {{ price_columns | join(', ') }}
-        from {{ prices }}
-    )
-
-),
-
-new_batches as (
-
-    select batch_id
-    from {{ load_batches }}
-    where
-        commit_seq > (select applied_commit_seq from run_bounds)
-        and commit_seq <= (select upper_commit_seq from run_bounds)
-
-),
-{%- if by_local_date %}
-
-applied_timezones as (
-
-    select
-        org_id,
-        timezone
-    from {{ source('rollup_state', 'rollup_applied_timezones') }}
-    where model_name = '{{ model_name }}'
-
-),
-
-changed_timezones as (
-
-    select coalesce(current_timezones.org_id, applied_timezones.org_id) as org_id
-    from current_timezones
-    full outer join applied_timezones
-        on current_timezones.org_id = applied_timezones.org_id
-    where
-        coalesce(current_timezones.timezone, 'UTC')
-        != coalesce(applied_timezones.timezone, 'UTC')
-
-),
-{%- endif %}
+{{ usage_changes(model_name, load_batches, prices, by_local_date) }}
 
 changed_events as (
 
@@ -224,23 +146,10 @@ changed_events as (
 
 tracked_events as (
 
-    select
-        events.*,
-        event_batches.commit_seq as event_commit_seq,
-        void_batches.commit_seq as void_commit_seq
     {%- if incremental %}
-    from changed_events as events
+    {{ usage_tracked_events('changed_events', voids, load_batches) | indent(4) }}
     {%- else %}
-    from {{ events }} as events
-    {%- endif %}
-    inner join {{ load_batches }} as event_batches
-        on events.batch_id = event_batches.batch_id
-    left join {{ voids }} as voids
-        on events.event_id = voids.event_id
-    left join {{ load_batches }} as void_batches
-        on voids.batch_id = void_batches.batch_id
-    {%- if not incremental %}
-    where event_batches.commit_seq <= (select upper_commit_seq from run_bounds)
+    {{ usage_tracked_events(events, voids, load_batches, bound='upper_commit_seq') | indent(4) }}
     {%- endif %}
 
 ),
@@ -264,17 +173,7 @@ contributions as (
 
     select
         {{ side.sign }} as sign,
-        {%- if bucket == 'utc_hour' %}
-        {{ usage_hour_utc('tracked_events.event_at') }} as bucket,
-        {%- elif bucket == 'utc_date' %}
-        {{ usage_local_date('tracked_events.event_at', "'UTC'") }} as bucket,
-        {%- elif bucket == 'local_date_of_utc_hour' %}
-        {{ usage_local_date(usage_hour_utc('tracked_events.event_at'),
-                            "coalesce(timezones.timezone, 'UTC')") }} as bucket,
-        {%- else %}
-        {{ usage_local_date('tracked_events.event_at', "coalesce(timezones.timezone, 'UTC')") }}
-            as bucket,
-        {%- endif %}
+        {{ usage_bucket(bucket, 'tracked_events.event_at', 'timezones.timezone') }} as bucket,
         tracked_events.*,
         {{ usage_cost('tracked_events', 'prices') }} as cost_usd
     from tracked_events
@@ -284,12 +183,7 @@ contributions as (
     left join {{ side.timezones }} as timezones
         on tracked_events.org_id = timezones.org_id
     {%- endif %}
-    where
-        tracked_events.event_commit_seq <= (select {{ side.bound }} from run_bounds)
-        and (
-            tracked_events.void_commit_seq is null
-            or tracked_events.void_commit_seq > (select {{ side.bound }} from run_bounds)
-        )
+    where {{ usage_counted_as_of('tracked_events', side.bound) | indent(4) }}
     {%- endfor %}
 
 ),
@@ -297,14 +191,7 @@ contributions as (
 grouped as (
 
     select
-        bucket as {{ bucket_column }},
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {%- endfor %}
-        {%- for measure in measures %}
-        cast(sum(sign * ({{ measure.per_event }})) as {{ measure.data_type }}) as {{ measure.name }}
-        {{- ',' if not loop.last }}
-        {%- endfor %}
+        {{ usage_summed_measures(bucket_column, dimensions, sign='sign') | indent(8) }}
     from contributions
     group by {{ range(1, dimensions | length + 2) | join(', ') }}
 
@@ -313,14 +200,7 @@ grouped as (
 final as (
 
     select
-        {{ bucket_column }},
-        {%- for dimension in dimensions %}
-        {{ dimension }},
-        {%- endfor %}
-        {%- for measure in measures %}
-        {{ measure.name }},
-        {%- endfor %}
-        {{ usage_row_cost_usd('priced_cost_usd', 'unpriced_request_count') }} as cost_usd
+        {{- usage_row_columns(bucket_column, dimensions) | indent(4) }}
     from grouped
     {%- if incremental %}
     where

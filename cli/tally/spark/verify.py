@@ -2,9 +2,9 @@
 
 The reconciliation report rebuilt and read, the dbt tests (every data test; the unit tests state
 PostgreSQL's deltas and are disabled on Spark) and source freshness, as on PostgreSQL. Not on
-Spark: the Great Expectations suites (they validate through SQLAlchemy, for which Spark has no
-dialect tally can install offline), the rollup lag and the unpriced-events check (queries of
-PostgreSQL's catalog); docs/spark.md lists them.
+Spark: the Great Expectations suites (GX's Spark datasource works, but tally's suites run
+through its PostgreSQL datasource, with bounds queried from PostgreSQL), the rollup lag and the
+unpriced-events check (queries through the PostgreSQL connection); docs/spark.md says why.
 """
 
 from tally.spark.session import spark_session

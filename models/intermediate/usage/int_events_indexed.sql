@@ -19,17 +19,7 @@ with
 
 run_bounds as (
 
-    select
-        runs.upper_commit_seq,
-        {%- if is_incremental() %}
-        coalesce(watermarks.applied_commit_seq, 0) as applied_commit_seq
-        {%- else %}
-        0 as applied_commit_seq
-        {%- endif %}
-    from {{ source('rollup_state', 'rollup_runs') }} as runs
-    left join {{ source('rollup_state', 'rollup_watermarks') }} as watermarks
-        on watermarks.model_name = '{{ this.identifier }}'
-    where runs.invocation_id = '{{ invocation_id }}'
+    {{ usage_run_bounds(this.identifier, invocation_id, is_incremental()) | indent(4) }}
 
 ),
 

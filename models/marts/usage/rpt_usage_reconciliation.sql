@@ -34,19 +34,13 @@ with
 
 run_bounds as (
 
-    select upper_commit_seq
-    from {{ source('rollup_state', 'rollup_runs') }}
-    where invocation_id = '{{ invocation_id }}'
+    {{ usage_run_bounds(this.identifier, invocation_id, incremental=false) | indent(4) }}
 
 ),
 
 timezones as (
 
-    select
-        org_id,
-        timezone
-    from {{ ref('int_organizations_versioned') }}
-    where {{ rollup_as_of_run('valid_from_commit_seq', 'valid_to_commit_seq', invocation_id) }}
+    {{ usage_current_timezones(ref('int_organizations_versioned'), invocation_id) | indent(4) }}
 
 ),
 {%- if is_incremental() %}
