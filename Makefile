@@ -94,7 +94,7 @@ lint: $(INSTALLED) ## ruff and sqlfluff
 	$(BIN)/tally db start >/dev/null
 	eval "$$($(BIN)/tally db env)" && $(BIN)/sqlfluff lint models tests analyses snapshots
 
-bench: bench-load bench-rollup bench-queries bench-scale ## All benchmarks; each prints its figures
+bench: bench-load bench-rollup bench-queries bench-scale bench-ops bench-spark ## All benchmarks; each prints its figures
 
 bench-load: $(INSTALLED) ## Load 5M generated events from CSV, JSONL, Parquet beside psql \copy
 	$(BIN)/python benchmarks/bench_load.py
@@ -107,6 +107,9 @@ bench-queries: $(INSTALLED) ## Analysts' questions on raw events, a TokenLedger-
 
 bench-scale: $(INSTALLED) ## tally rollup per kind of change vs full refresh, 3M events (EVENTS=30000000)
 	$(BIN)/python benchmarks/bench_scale.py --events $(or $(EVENTS),3000000)
+
+bench-ops: $(INSTALLED) ## Legacy SQLite move, catch-up, backup/restore, migration windows, 10M events (EVENTS=1000000)
+	$(BIN)/python benchmarks/bench_ops.py --events $(or $(EVENTS),10000000)
 
 bench-spark: $(INSTALLED) ## Load, rollup, 1% late events, verify on Spark local[2] vs PostgreSQL, 1M events (EVENTS=20000)
 	$(BIN)/python benchmarks/bench_spark.py --events $(or $(EVENTS),1000000)
