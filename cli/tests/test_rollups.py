@@ -221,6 +221,14 @@ def test_a_price_edit_reprices_exactly_the_affected_rows(pipeline):
         f"{key[4]}@{key[0].astimezone(UTC).date()}" for key in after if after[key] != before[key]
     }
     assert changed == {"gpt-4o@2024-08-10"}
+    # the new row ends gpt-4o's earlier band in June: the January event is not even re-merged
+    # (re-pricing it at the same price would count its row as updated)
+    [hourly] = [
+        r
+        for r in json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
+        if r["unique_id"] == "model.tally.fct_usage_hourly"
+    ]
+    assert hourly["adapter_response"]["rows_affected"] == 1
     new_cost = next(v for k, v in after.items() if k[4] == "gpt-4o" and k[0] == new_era)[-1]
     assert (
         new_cost

@@ -31,15 +31,7 @@
     {%- set model_name = this.identifier or tested_node.split('.', 2)[-1].replace('.v', '_v') -%}
     {%- set new_batch_hint = none -%}
     {%- if incremental and execute and not tested_node -%}
-        {%- set hint_query -%}
-            select batch_id from {{ load_batches }}
-            where
-                commit_seq > coalesce((select applied_commit_seq from {{ source('rollup_state', 'rollup_watermarks') }}
-                                       where model_name = '{{ model_name }}'), 0)
-                and commit_seq <= (select upper_commit_seq from {{ source('rollup_state', 'rollup_runs') }}
-                                   where invocation_id = '{{ run_id }}')
-        {%- endset -%}
-        {%- set new_batch_hint = run_query(hint_query).columns[0].values() | list -%}
+        {%- set new_batch_hint = usage_new_batch_ids(model_name, load_batches, run_id) -%}
         {#- the lookup of price edits and time-zone changes must hold every event this table
             already counts (newer ones come in through their batches) -#}
         {%- set lookup_query -%}

@@ -41,7 +41,13 @@ final as (
         events.model_id,
         events.event_at
     from {{ ref('stg_platform__events') }} as events
-    where events.batch_id in (select new_batches.batch_id from new_batches)
+    where
+        events.batch_id in (select new_batches.batch_id from new_batches)
+        {%- if is_incremental() and execute and target.type == 'postgres' and not model.get('tested_node_unique_id') %}
+        -- the same batches as literals: the BRIN index on batch_id reads their pages alone
+        and events.batch_id in ({{ (usage_new_batch_ids(
+            this.identifier, ref('stg_platform__load_batches'), invocation_id) or ['null']) | join(', ') }})
+        {%- endif %}
 
 )
 
