@@ -31,7 +31,8 @@ WITH_TESTS_OF_SKIPPED_NODES = (
 class RollupSummary:
     rows_changed: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)  # seeds and snapshots left as they were
+    # seeds, snapshots, views and tables left as they were (their input unchanged)
+    unchanged: list[str] = field(default_factory=list)
     # when nothing had changed since the last rollup: when that rollup was recorded (no dbt run)
     up_to_date_since: datetime | None = None
 
@@ -64,8 +65,8 @@ def _run_on_spark(full_refresh: bool):
 
 
 def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
-    """Build everything with dbt but the unit tests, and the seeds and snapshots whose input is
-    unchanged (tally.rollup_inputs); each data test covers what the run changed
+    """Build everything with dbt but the unit tests, and the seeds, snapshots, views and tables
+    whose input is unchanged (tally.rollup_inputs); each data test covers what the run changed
     (TALLY_TEST_SCOPE=run, see macros/schema/get_where_subquery.sql). Nothing at all when nothing
     the rollup reads has changed since the last one. Rollups of the same database wait for each
     other."""
