@@ -79,14 +79,13 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
         if not lock_conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
             click.echo("waiting for another tally rollup on this database to finish...", err=True)
             lock_conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
-        run_inputs = rollup_inputs.run_inputs(lock_conn, project_dir())
+        code = rollup_inputs.code_digest(project_dir())
+        run_inputs = rollup_inputs.run_inputs(lock_conn, code)
         if not full_refresh:
             since = rollup_inputs.nothing_to_build(lock_conn, run_inputs)
             if since is not None:
                 return RollupSummary(up_to_date_since=since)
-        nodes = rollup_inputs.fingerprints(
-            lock_conn, project_dir(), artifacts_dir() / "manifest.json"
-        )
+        nodes = rollup_inputs.fingerprints(lock_conn, code, artifacts_dir() / "manifest.json")
         unchanged = [] if full_refresh else rollup_inputs.unchanged(lock_conn, nodes)
         rollup_inputs.forget_run(lock_conn)
         result = run_dbt(

@@ -57,8 +57,10 @@ def _files_digest(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _code_digest(project: Path) -> str:
-    return _files_digest(
+def code_digest(project: Path) -> str:
+    """What every node is built from besides data: the project's files and the hash key. Read
+    once per rollup: the whole run's fingerprint and each node's share it."""
+    files = _files_digest(
         [
             path
             for folder in ("models", "macros", "seeds", "snapshots", "tests")
@@ -67,20 +69,17 @@ def _code_digest(project: Path) -> str:
         ]
         + [project / "dbt_project.yml"]
     )
+    key = hashlib.sha256(os.environ.get("TALLY_PII_HASH_KEY", "").encode()).hexdigest()
+    return files + key
 
 
-def _hash_key_digest() -> str:
-    return hashlib.sha256(os.environ.get("TALLY_PII_HASH_KEY", "").encode()).hexdigest()
-
-
-def run_inputs(conn: psycopg.Connection, project: Path) -> str:
+def run_inputs(conn: psycopg.Connection, code: str) -> str:
     """The fingerprint of what a rollup reads, but for the relations it builds (see
     run_fingerprint): taken before the run, so that a load committing during it is seen next
     time."""
     parts = [
         __version__,
-        _code_digest(project),
-        _hash_key_digest(),
+        code,
         str(
             conn.execute(
                 "select coalesce(max(commit_seq), 0) from raw.load_batches where status = 'loaded'"
@@ -162,7 +161,7 @@ def _raw_kinds(unique_id: str, nodes: dict[str, dict], memo: dict[str, set[str]]
     return memo[unique_id]
 
 
-def fingerprints(conn: psycopg.Connection, project: Path, manifest: Path) -> dict[str, tuple]:
+def fingerprints(conn: psycopg.Connection, code: str, manifest: Path) -> dict[str, tuple]:
     """Every skippable node of the last parsed project (dbt's manifest.json): its name -> (its
     relation, its fingerprint). A node's input is the project's code and the hash key (as for the
     whole run) and the newest commit_seq of each raw table it reads. Empty without a manifest."""
@@ -171,7 +170,6 @@ def fingerprints(conn: psycopg.Connection, project: Path, manifest: Path) -> dic
     parsed = json.loads(manifest.read_bytes())
     skippable = _skippable_nodes(parsed)
     every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
-    code = _code_digest(project) + _hash_key_digest()
     latest = dict(
         conn.execute(
             "select kind, max(commit_seq)::text from raw.load_batches"
@@ -193,11 +191,18 @@ def fingerprints(conn: psycopg.Connection, project: Path, manifest: Path) -> dic
 def unchanged(conn: psycopg.Connection, current: dict[str, tuple]) -> list[str]:
     """Nodes whose fingerprint matches the last successful rollup's and whose relation exists."""
     recorded = dict(conn.execute("select node_name, fingerprint from ops.rollup_inputs"))
+    existing = {
+        relation
+        for (relation,) in conn.execute(
+            "select relation from unnest(%s::text[]) as relation"
+            " where to_regclass(relation) is not null",
+            [[relation for relation, _ in current.values()]],
+        )
+    }
     return sorted(
         name
         for name, (relation, fingerprint) in current.items()
-        if recorded.get(name) == fingerprint
-        and conn.execute("select to_regclass(%s)", [relation]).fetchone()[0] is not None
+        if recorded.get(name) == fingerprint and relation in existing
     )
 
 
