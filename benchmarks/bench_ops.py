@@ -20,12 +20,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 import results  # benchmarks/results.py, beside this file
+import state_folder  # benchmarks/state_folder.py
 
 CATCH_UP_ROWS = 10_000
 TABLES = ("organizations", "users", "api_keys", "usage_events", "audit_log")
@@ -146,9 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     options = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="tally-bench-ops-"))
-    home.chmod(0o755)
-    os.environ["TALLY_HOME"] = str(home)
+    home = state_folder.fresh("tally-bench-ops-")
     data = home / "legacy"
     figures: dict[str, float] = {}
     try:

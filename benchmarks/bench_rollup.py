@@ -18,13 +18,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psycopg
 import pyarrow.parquet as pq
 import results  # benchmarks/results.py
+import state_folder  # benchmarks/state_folder.py
 from late_events import late_copies
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -117,9 +117,7 @@ def main() -> None:
     parser.add_argument("--late-share", type=float, default=0.01)
     options = parser.parse_args()
 
-    home = Path(tempfile.mkdtemp(prefix="tally-bench-rollup-"))
-    home.chmod(0o755)
-    os.environ["TALLY_HOME"] = str(home)
+    home = state_folder.fresh("tally-bench-rollup-")
     data = home / "data"
     print(f"state folder {home}; {options.events:,} events", flush=True)
     try:

@@ -5,11 +5,21 @@ subprocesses it starts."""
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT / "cli"))
 from tally.project_layout import PROJECT_CONTENTS  # noqa: E402
+
+
+def fresh(prefix: str) -> Path:
+    """A new state folder in the temporary folder, readable by the database server's user, made
+    the environment's TALLY_HOME."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    home.chmod(0o755)
+    os.environ["TALLY_HOME"] = str(home)
+    return home
 
 
 def with_project(home: Path) -> Path:
