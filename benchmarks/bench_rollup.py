@@ -163,7 +163,7 @@ def main() -> None:
                 )
             raw_events = conn.execute("select count(*) from raw.events").fetchone()[0]
             counted = conn.execute(
-                "select sum(request_count) from analytics_benchmark.usage_hourly_microbatch"
+                "select sum(request_count)::bigint from analytics_benchmark.usage_hourly_microbatch"
             ).fetchone()[0]
             timed_dbt("build", *USAGE_SELECTION, "--full-refresh")
             identical = all(incremental_copies_match(conn, table) for table in ROLLUP_MODELS)
