@@ -179,19 +179,21 @@ daily as (
 
 ),
 
-hourly as (
+hourly_by_hour as (
 
+    -- summed per organization and UTC hour first, in the grain index's order (no sort), so
+    -- that the conversion to local dates and the second sum below handle a few rows per hour
+    -- instead of one per user, API key and model
     select
         hourly.org_id,
-        {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }}
-            as usage_date,
+        hourly.usage_hour,
         {%- for measure in measures %}
         sum(hourly.{{ measure.name }}) as {{ measure.name }},
         {%- endfor %}
-        case when count(hourly.cost_usd) = count(*) then sum(hourly.cost_usd) end as cost_usd
+        count(hourly.cost_usd) as priced_row_count,
+        count(*) as row_count,
+        sum(hourly.cost_usd) as cost_usd
     from {{ ref('fct_usage_hourly') }} as hourly
-    left join timezones
-        on hourly.org_id = timezones.org_id
     {%- if is_incremental() %}
     -- the hours of the touched organizations between the first and the last touched date (a
     -- local date's hours start between 14 h before and 12 h after its UTC date), in one pass:
@@ -204,6 +206,25 @@ hourly as (
                                  from keys) + interval '2 days'
         and hourly.org_id = any(array(select distinct keys.org_id from keys))
     {%- endif %}
+    group by 1, 2
+
+),
+
+hourly as (
+
+    select
+        hourly.org_id,
+        {{ usage_local_date('hourly.usage_hour', "coalesce(timezones.timezone, 'UTC')") }}
+            as usage_date,
+        {%- for measure in measures %}
+        sum(hourly.{{ measure.name }}) as {{ measure.name }},
+        {%- endfor %}
+        case
+            when sum(hourly.priced_row_count) = sum(hourly.row_count) then sum(hourly.cost_usd)
+        end as cost_usd
+    from hourly_by_hour as hourly
+    left join timezones
+        on hourly.org_id = timezones.org_id
     group by 1, 2
 
 ),
