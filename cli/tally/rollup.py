@@ -85,17 +85,25 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
             since = rollup_inputs.nothing_to_build(lock_conn, run_inputs)
             if since is not None:
                 return RollupSummary(up_to_date_since=since)
-        nodes = rollup_inputs.fingerprints(lock_conn, code, artifacts_dir() / "manifest.json")
+        manifest = artifacts_dir() / "manifest.json"
+        nodes = rollup_inputs.fingerprints(lock_conn, code, manifest)
         unchanged = [] if full_refresh else rollup_inputs.unchanged(lock_conn, nodes)
         rollup_inputs.forget_run(lock_conn)
+        manifest_is_current = rollup_inputs.manifest_is_current(manifest, code, target)
+        written_before = rollup_inputs.written_at(manifest)
         result = run_dbt(
             target,
             "build",
             *WITH_TESTS_OF_SKIPPED_NODES,
             *unchanged,
             *(["--full-refresh"] if full_refresh else []),
+            *(["--no-write-json"] if manifest_is_current else []),
             env={"TALLY_TEST_SCOPE": "run"},
         )
+        if manifest_is_current and hasattr(result.result, "write"):
+            result.result.write(str(artifacts_dir() / "run_results.json"))
+        elif rollup_inputs.written_at(manifest) != written_before:
+            rollup_inputs.record_manifest(manifest, code, target)
         if result.success:
             rollup_inputs.record(lock_conn, {name: digest for name, (_, digest) in nodes.items()})
             rollup_inputs.record_run(lock_conn, run_inputs)

@@ -13,6 +13,11 @@ commit_seq of each raw table it reads through its upstream nodes (from dbt's man
 the last parse). It is recorded in ops.rollup_inputs after a successful rollup; a node whose
 fingerprint matches, and whose relation exists, is left out of the next `dbt build`, its tests
 still run. A full refresh builds everything.
+
+dbt writes its manifest.json (and the graph) twice per build, after parsing and at the end, whole
+seconds of a small rollup. A rollup asks for it only when the manifest on disk was not written by
+a rollup of the same code and target (a sidecar file records which), and writes run_results.json
+itself otherwise.
 """
 
 import hashlib
@@ -216,3 +221,31 @@ def record(conn: psycopg.Connection, current: dict[str, str]) -> None:
                 " set fingerprint = excluded.fingerprint, recorded_at = now()",
                 [name, fingerprint],
             )
+
+
+def _manifest_key(manifest: Path, code: str, target: str) -> str:
+    stat = manifest.stat()
+    return f"{code}:{target}:{stat.st_mtime_ns}:{stat.st_size}"
+
+
+def _manifest_sidecar(manifest: Path) -> Path:
+    return manifest.with_name("manifest.rollup")
+
+
+def manifest_is_current(manifest: Path, code: str, target: str) -> bool:
+    """Whether manifest.json was written by a rollup of this code and target and left as it was
+    since (no other dbt call rewrote it): the next build need not write it again."""
+    sidecar = _manifest_sidecar(manifest)
+    if not (manifest.exists() and sidecar.exists()):
+        return False
+    return sidecar.read_text() == _manifest_key(manifest, code, target)
+
+
+def written_at(manifest: Path) -> int | None:
+    """When manifest.json was last written (None: it is not there)."""
+    return manifest.stat().st_mtime_ns if manifest.exists() else None
+
+
+def record_manifest(manifest: Path, code: str, target: str) -> None:
+    """After a build that wrote manifest.json (parsed from this code and target): its key."""
+    _manifest_sidecar(manifest).write_text(_manifest_key(manifest, code, target))

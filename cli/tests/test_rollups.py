@@ -461,3 +461,28 @@ def test_tally_rollup_counts_every_row_late_events_insert_update_or_delete(pipel
     changed = _changed_rows(before, _rollup_rows(pipeline.url))
     assert {table: printed[table] for table in changed} == changed
     assert changed["fct_usage_hourly"] == 3 + 4 + 1
+
+
+def test_tally_rollup_writes_the_manifest_only_when_it_parsed_other_code(pipeline):
+    """dbt's manifest.json (what the next rollup's fingerprints read) is written by the rollup
+    that parses changed code or finds the file rewritten by another dbt call, not by the next
+    ones, which still write run_results.json; the rollups stay exact throughout."""
+    manifest, run_results = artifacts_dir() / "manifest.json", artifacts_dir() / "run_results.json"
+
+    def rollup_after(event_id):
+        pipeline.load("events", [event(event_id, NOW - timedelta(hours=2))])
+        assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
+        results = json.loads(run_results.read_text())["results"]
+        assert any(r["unique_id"] == "model.tally.fct_usage_hourly" for r in results)
+        return manifest.stat().st_mtime_ns
+
+    first = rollup_after("e1")
+    assert rollup_after("e2") == first
+    model = pipeline.project / "models" / "marts" / "usage" / "fct_usage_hourly.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    edited = rollup_after("e3")
+    assert edited != first
+    assert run_dbt("local", "parse").success
+    reparsed = manifest.stat().st_mtime_ns
+    assert rollup_after("e4") != reparsed
+    pipeline.assert_matches_reference()
