@@ -12,9 +12,7 @@ import gzip
 import io
 import json
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -31,8 +29,6 @@ from tally.load.reading import ByteSource, FileRejected
 BLOCK_BYTES = 4 << 20
 PARQUET_BATCH_ROWS = 100_000
 SMALLEST_BLOCK_LINES = 64
-# JSON Lines blocks parsed at once, each in a thread of its own (see jsonl)
-PARSING_THREADS = 2
 
 
 @dataclass
@@ -119,8 +115,6 @@ def _line_blocks(source: ByteSource) -> Iterator[bytes]:
 
 
 def jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
-    """The file's blocks, each parsed by pyarrow in one of PARSING_THREADS threads while this one
-    reads, checksums and counts the lines of the next (pyarrow parses without the GIL)."""
     # Keys beyond the fields are inferred, not ignored: a key spelled in other case (`Event_ID`)
     # then shows as a column of its own, where pyarrow, matching keys with case, would read
     # the field as absent.
@@ -128,21 +122,12 @@ def jsonl(kind: Kind, source: ByteSource) -> Iterator[Batch]:
         explicit_schema=_json_schema(kind), unexpected_field_behavior="infer"
     )
     first = 1
-    with ThreadPoolExecutor(PARSING_THREADS) as pool:
-        waiting: deque = deque()
-        for block in _line_blocks(source):
-            if first == 1 and block.lstrip()[:1] not in (b"{", b"["):
-                raise FileRejected("not JSON Lines: the first record is not a JSON object")
-            lines = _line_count(block)
-            table = None
-            if kind.name != "api_keys":  # api_keys: read every field, to drop secrets in Python
-                table = pool.submit(_json_table, kind, block, options)
-            waiting.append((first, block, lines, table))
-            first += lines
-            if len(waiting) > PARSING_THREADS:
-                yield from _jsonl_block(kind, *waiting.popleft(), source, options)
-        while waiting:
-            yield from _jsonl_block(kind, *waiting.popleft(), source, options)
+    for block in _line_blocks(source):
+        if first == 1 and block.lstrip()[:1] not in (b"{", b"["):
+            raise FileRejected("not JSON Lines: the first record is not a JSON object")
+        lines = _line_count(block)
+        yield from _jsonl_block(kind, first, block, lines, source, options)
+        first += lines
 
 
 def _line_count(block: bytes) -> int:
@@ -151,14 +136,11 @@ def _line_count(block: bytes) -> int:
     return newlines + (0 if block.endswith(b"\n") else 1)
 
 
-def _jsonl_block(
-    kind, first: int, block: bytes, lines: int, parsed: Future | None, source, options
-) -> Iterator[Batch]:
-    """pyarrow parses the block (`parsed`, when it is under way already); where it cannot (a bad
-    record, a blank line, a number for a string), the block is halved until the part with the
-    bad line is small enough for Python."""
-    if kind.name != "api_keys":
-        table = parsed.result() if parsed else _json_table(kind, block, options)
+def _jsonl_block(kind, first: int, block: bytes, lines: int, source, options) -> Iterator[Batch]:
+    """pyarrow parses the block; where it cannot (a bad record, a blank line, a number for a
+    string), the block is halved until the part with the bad line is small enough for Python."""
+    if kind.name != "api_keys":  # api_keys: read every field, to drop secrets in Python
+        table = _json_table(kind, block, options)
         # pyarrow skips blank lines: then renumber in Python
         if table is not None and table.num_rows == lines:
             yield _batch(kind, first, table, as_given=_lines_of(block))
@@ -172,9 +154,8 @@ def _jsonl_block(
         return
     head, tail = block[:cut], block[cut:]
     head_lines = _line_count(head)
-    yield from _jsonl_block(kind, first, head, head_lines, None, source, options)
-    rest = lines - head_lines
-    yield from _jsonl_block(kind, first + head_lines, tail, rest, None, source, options)
+    yield from _jsonl_block(kind, first, head, head_lines, source, options)
+    yield from _jsonl_block(kind, first + head_lines, tail, lines - head_lines, source, options)
 
 
 def _line_ends(block: bytes) -> np.ndarray:
