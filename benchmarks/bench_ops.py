@@ -26,20 +26,10 @@ from pathlib import Path
 import psycopg
 import results  # benchmarks/results.py, beside this file
 import state_folder  # benchmarks/state_folder.py
+from tally_command import tally  # benchmarks/tally_command.py
 
 CATCH_UP_ROWS = 10_000
 TABLES = ("organizations", "users", "api_keys", "usage_events", "audit_log")
-
-
-def tally(*args: str) -> float:
-    """Run a tally command; its wall time (exit status 3, records quarantined, is fine)."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, "-m", "tally", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    if result.returncode not in (0, 3):
-        raise SystemExit(f"tally {' '.join(args)} failed: {result.stderr.strip()}")
-    return time.perf_counter() - started
 
 
 def sqlite3_alone(path: Path) -> float:

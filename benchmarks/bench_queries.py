@@ -35,6 +35,7 @@ import psycopg
 BENCHMARKS = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCHMARKS))
 from results import append  # noqa: E402
+from tally_command import tally  # noqa: E402
 
 P95_TARGET_MS = 20.0
 SPEEDUP_TARGET = 10.0
@@ -188,12 +189,6 @@ QUESTIONS = {
 ALL_ORGANIZATIONS = ("top_models_7d", "month_to_date_bills")
 
 
-def tally(*args: str) -> None:
-    status = subprocess.run([sys.executable, "-m", "tally", *args], stdout=subprocess.DEVNULL)
-    if status.returncode not in (0, 3):  # 3: some generated bad records were quarantined
-        raise SystemExit(f"tally {' '.join(args)} failed ({status.returncode})")
-
-
 def prepare(home: Path, events: int) -> None:
     """Generate, load and roll up `events` events once; a marker file records it."""
     marker = home / "bench-queries.events"
@@ -206,8 +201,22 @@ def prepare(home: Path, events: int) -> None:
     home.chmod(0o755)
     data = home / "data"
     steps = [
-        ("generate", ["generate", "--events", str(events), "--out", str(data), "--days", "30",
-                      "--format", "parquet", "--seed", "1"]),
+        (
+            "generate",
+            [
+                "generate",
+                "--events",
+                str(events),
+                "--out",
+                str(data),
+                "--days",
+                "30",
+                "--format",
+                "parquet",
+                "--seed",
+                "1",
+            ],
+        ),
         ("load", ["load", str(data)]),
         ("rollup", ["rollup"]),
     ]
@@ -234,8 +243,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=3_000_000)
     parser.add_argument("--runs", type=int, default=30, help="runs per rollup question")
-    parser.add_argument("--baseline-runs", type=int, default=5,
-                        help="runs per question on raw events and the TokenLedger view")
+    parser.add_argument(
+        "--baseline-runs",
+        type=int,
+        default=5,
+        help="runs per question on raw events and the TokenLedger view",
+    )
     args = parser.parse_args()
 
     home = Path(os.environ.get("TALLY_HOME", ".tally")).resolve() / "bench-queries"
@@ -243,8 +256,7 @@ def main() -> None:
     prepare(home, args.events)
     from tally.targets import database_url
 
-    with psycopg.connect(database_url("local"), autocommit=True,
-                         options="-c timezone=UTC") as conn:
+    with psycopg.connect(database_url("local"), autocommit=True, options="-c timezone=UTC") as conn:
         for statement in TOKENLEDGER_SETUP.split(";"):
             if statement.strip():
                 conn.execute(statement)
@@ -285,17 +297,26 @@ def main() -> None:
                     "p95_ms": round(p95, 2),
                     "speedup_vs_raw": round(speedup, 1),
                 }
-                print(f"{question:<22}{source:<13}{p50:9.1f}{p95:9.1f}{speedup:13.1f}x",
-                      flush=True)
+                print(f"{question:<22}{source:<13}{p50:9.1f}{p95:9.1f}{speedup:13.1f}x", flush=True)
             serving = figures[question]["serving"]
             met &= serving["p95_ms"] <= P95_TARGET_MS
             if question in ALL_ORGANIZATIONS:
                 met &= serving["speedup_vs_raw"] >= SPEEDUP_TARGET
-    print(f"targets (serving p95 <= {P95_TARGET_MS:.0f} ms; all-organization questions "
-          f">= {SPEEDUP_TARGET:.0f}x raw): {'met' if met else 'NOT met'}")
-    append("queries", {"events": loaded, "runs": args.runs, "baseline_runs": args.baseline_runs,
-                       "rollup_rows": rows,
-                       "questions": figures, "targets_met": met})
+    print(
+        f"targets (serving p95 <= {P95_TARGET_MS:.0f} ms; all-organization questions "
+        f">= {SPEEDUP_TARGET:.0f}x raw): {'met' if met else 'NOT met'}"
+    )
+    append(
+        "queries",
+        {
+            "events": loaded,
+            "runs": args.runs,
+            "baseline_runs": args.baseline_runs,
+            "rollup_rows": rows,
+            "questions": figures,
+            "targets_met": met,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -26,10 +26,14 @@ import pyarrow.parquet as pq
 import results  # benchmarks/results.py
 import state_folder  # benchmarks/state_folder.py
 from late_events import late_copies
+from tally_command import tally  # benchmarks/tally_command.py
 
 BENCHMARKS = Path(__file__).resolve().parent
 ROLLUP_MODELS = (
-    "fct_usage_hourly", "fct_usage_daily_v1", "fct_usage_daily_v2", "fct_usage_daily_by_model"
+    "fct_usage_hourly",
+    "fct_usage_daily_v1",
+    "fct_usage_daily_v2",
+    "fct_usage_daily_by_model",
 )
 USAGE_SELECTION = (
     "--select",
@@ -42,10 +46,6 @@ USAGE_SELECTION = (
     "resource_type:unit_test",
 )
 TARGET_RATIO = 0.05
-
-
-def tally(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "tally", *args], check=True, stdout=subprocess.DEVNULL)
 
 
 def timed_dbt(*args: str) -> tuple[float, dict[str, float]]:
@@ -139,9 +139,7 @@ def main() -> None:
         )
         print(f"generated in {time.perf_counter() - started:.0f} s", flush=True)
         started = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "tally", "load", str(data)], stdout=subprocess.DEVNULL
-        )
+        tally("load", str(data))
         print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
 
         from tally.targets import database_url
@@ -195,17 +193,22 @@ def main() -> None:
             f"target incremental <= {TARGET_RATIO:.0%} of full: "
             f"{'met' if ratio <= TARGET_RATIO else 'NOT met'} ({ratio:.1%})"
         )
-        results.append("rollup", {
-            "events": options.events,
-            "late_events": late,
-            "full_refresh_seconds": {m: round(full[m], 1) for m in full},
-            "incremental_seconds": {m: round(incremental[m], 1) for m in incremental},
-            "rollup_models_ratio": round(ratio, 4),
-            "wall_seconds": {"full_refresh": round(full_wall, 1),
-                             "incremental": round(incremental_wall, 1)},
-            "incremental_equals_full_refresh": identical,
-            "microbatch_missing_events": raw_events - counted,
-        })
+        results.append(
+            "rollup",
+            {
+                "events": options.events,
+                "late_events": late,
+                "full_refresh_seconds": {m: round(full[m], 1) for m in full},
+                "incremental_seconds": {m: round(incremental[m], 1) for m in incremental},
+                "rollup_models_ratio": round(ratio, 4),
+                "wall_seconds": {
+                    "full_refresh": round(full_wall, 1),
+                    "incremental": round(incremental_wall, 1),
+                },
+                "incremental_equals_full_refresh": identical,
+                "microbatch_missing_events": raw_events - counted,
+            },
+        )
     finally:
         subprocess.run([sys.executable, "-m", "tally", "db", "stop"], stdout=subprocess.DEVNULL)
         shutil.rmtree(home, ignore_errors=True)

@@ -35,20 +35,12 @@ import pyarrow.csv as pacsv
 import results  # benchmarks/results.py
 import state_folder  # benchmarks/state_folder.py
 from late_events import late_copies
+from tally_command import tally  # benchmarks/tally_command.py
 
 STEPS = ("full_refresh", "nothing_new", "late_30k", "late_1pct", "price_edit", "timezone_change")
 FLAT_STEPS = ("late_30k", "price_edit")
 SAME_CHANGE = 30_000
 EVENTS_PER_DAY = 100_000
-
-
-def tally(*args: str, check: bool = True) -> float:
-    """Run `tally ARGS` as a user would; its wall clock in seconds."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tally", *args], stdout=subprocess.DEVNULL)
-    if check and done.returncode != 0:
-        raise SystemExit(f"tally {' '.join(args)} failed (exit {done.returncode})")
-    return time.perf_counter() - started
 
 
 def model_seconds(home: Path, since: float) -> float:
@@ -135,13 +127,13 @@ def main() -> None:
             "--bad",
             "0",
         )
-        load_seconds = tally("load", str(data), check=False)
+        load_seconds = tally("load", str(data), accept=None)
         print(f"loaded in {load_seconds:.0f} s", flush=True)
 
         def step(name: str, *args: str) -> None:
             # verify's verdict is not the benchmark's: a warning or a failure still times it
             started = time.time()
-            wall[name] = tally(*args, check=name != "verify")
+            wall[name] = tally(*args, accept=None if name == "verify" else (0,))
             models[name] = model_seconds(home, started) if name != "verify" else 0.0
             print(f"{name:18} {wall[name]:7.1f} s wall, {models[name]:7.1f} s models", flush=True)
 

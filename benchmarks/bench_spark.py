@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import results  # benchmarks/results.py
 import state_folder  # benchmarks/state_folder.py (puts tally on the path)
+import tally_command  # benchmarks/tally_command.py
 from late_events import late_copies
 from tally import measures
 
@@ -39,16 +39,9 @@ STEPS = ("load", "full_refresh", "late_load", "late_rollup", "verify")
 TABLES = ("fct_usage_hourly", "fct_usage_daily", "fct_usage_daily_by_model")
 
 
-def tally(target: str, *args: str, check: bool = True) -> float:
-    """Run `tally ARGS --target TARGET` as a user would; its wall clock in seconds."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "tally", *args, "--target", target], stdout=subprocess.DEVNULL
-    )
-    if check and done.returncode != 0:
-        command = " ".join((*args, "--target", target))
-        raise SystemExit(f"tally {command} failed (exit {done.returncode})")
-    return time.perf_counter() - started
+def tally(target: str, *args: str, accept: tuple[int, ...] | None = (0,)) -> float:
+    """`tally ARGS --target TARGET`; its wall clock in seconds."""
+    return tally_command.tally(*args, "--target", target, accept=accept)
 
 
 def summary(target: str, home: Path) -> dict[str, dict[str, str]]:
@@ -81,7 +74,7 @@ def run_engine(engine: str, parent: Path, data: Path, late: Path) -> tuple[dict,
             ("verify", ("verify",)),
         ):
             # verify's verdict is not the benchmark's: a warning or a failure still times it
-            wall[step] = tally(target, *args, check=step != "verify")
+            wall[step] = tally(target, *args, accept=None if step == "verify" else (0,))
             print(f"{engine:8} {step:12} {wall[step]:8.1f} s", flush=True)
         return wall, summary(target, home)
     finally:

@@ -13,7 +13,7 @@ all its columns, whose leading ones are its grain.
 import io
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,8 +33,7 @@ def export_table(target: str, table: str, out: Path) -> int:
     write = WRITERS.get(out.suffix.lower())
     if write is None:
         raise TallyError(
-            f"cannot export to '{out.name}': the file name must end in "
-            + " or ".join(WRITERS)
+            f"cannot export to '{out.name}': the file name must end in " + " or ".join(WRITERS)
         )
     read = READERS.get(engine(target))
     if read is None:
@@ -234,16 +233,13 @@ def read_postgres(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
         columns = _postgres_columns(conn, table)
         relation = f"{SCHEMA}.{_quoted(table)}"
         exact = _unbounded_numerics(conn, relation, columns)
-        schema = pa.schema(
-            [(name, arrow_type or exact[name]) for name, arrow_type in columns]
-        )
+        schema = pa.schema([(name, arrow_type or exact[name]) for name, arrow_type in columns])
         # COPY writes every type as its text form; Arrow parses it into the schema's types
         select_list = ", ".join(_quoted(name) for name, _ in columns)
         order = ", ".join(_quoted(name) for name in _postgres_grain(conn, relation, columns))
         cursor = conn.cursor()
         with cursor.copy(
-            f"copy (select {select_list} from {relation} order by {order})"
-            " to stdout (format csv)"
+            f"copy (select {select_list} from {relation} order by {order}) to stdout (format csv)"
         ) as copy:
             stream = _CopyStream(copy)
             if stream.at_end():
@@ -275,7 +271,18 @@ BUCKETS = ("usage_hour", "usage_date")  # a rollup's partition column, last in S
 def read_spark(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
     """analytics.<table> of the spark target in grain order: the time bucket first, as on
     PostgreSQL, then the other columns, sorted by all of them. Spark hands the result over
-    whole (toArrow), so the table must fit in this process's memory."""
+    whole (toArrow in local mode, rows from a Thrift server), so the table must fit in this
+    process's memory."""
+    from tally.spark.environment import is_local
+
+    if not is_local():
+        from tally.spark import thrift
+
+        with closing(thrift.connect()) as connection:
+            if not thrift.table_exists(connection, f"{SCHEMA}.{table}"):
+                raise TallyError(f"no table {SCHEMA}.{table} on the spark target")
+            yield thrift.read_table(connection, f"{SCHEMA}.{table}", list(BUCKETS)).to_reader()
+        return
     from tally.spark.session import spark_session
 
     session = spark_session()

@@ -141,6 +141,39 @@ def test_json_lines_cut_anywhere_keep_each_record_under_its_line_number(tmp_path
     assert seen == {**expected, 18: "not valid JSON"}
 
 
+def test_json_lines_a_block_goes_the_python_way_alone(tmp_path, monkeypatch):
+    """Among many blocks pyarrow takes whole, a block whose key is spelled in other case or whose
+    line is bad goes the Python way alone, records still in file order; a file cut short fails
+    at its last block."""
+    monkeypatch.setattr(reading, "BLOCK", 500)
+    monkeypatch.setattr(parsing, "BLOCK_BYTES", 1000)
+    lines = [json.dumps(event(event_id=f"e{i}", latency_ms=i)) for i in range(300)]
+    upper = {key.upper(): value for key, value in event(event_id="upper", latency_ms=7).items()}
+    lines[40] = json.dumps(upper)
+    lines[41] = json.dumps({**event(event_id="e41"), "latency_ms": None, "note": "unknown"})
+    lines[150] = '{"event_id": "cut'
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    batches = list(parsing.jsonl(KINDS["events"], reading.ByteSource(path, gz=False)))
+    assert len(batches) > 10
+    numbers = [number for batch in batches for number in batch.record_number.tolist()]
+    assert numbers == list(range(1, 301))
+    latency = {}
+    for batch in batches:
+        ids, values = batch.columns["event_id"], batch.columns["latency_ms"]
+        for event_id, value in zip(ids.to_pylist(), values.to_pylist(), strict=True):
+            latency[event_id] = None if value is None else int(value)
+        if batch.shape_reason:
+            [bad] = [row for row, reason in enumerate(batch.shape_reason) if reason]
+            assert batch.shape_reason[bad] == "not valid JSON"
+            assert batch.as_given([bad]) == [lines[150]]
+    assert latency["upper"] == 7 and latency["e41"] is None and latency["e299"] == 299
+
+    path.write_text("\n".join(lines)[:-5])  # the last line cut short, with no line ending
+    with pytest.raises(reading.FileRejected, match=r"truncated: the last line \(300\)"):
+        list(parsing.jsonl(KINDS["events"], reading.ByteSource(path, gz=False)))
+
+
 @pytest.mark.parametrize("name", ["events.json", "events.txt.gz", "events.gz", "events"])
 def test_an_unknown_extension_fails_with_one_line(clean_db, tmp_path, name):
     """Not read at all (once, any file tally did not know was read as Parquet)."""

@@ -2,14 +2,18 @@
 after each, give the same rows in every contract table; a load killed half-way leaves nothing
 visible. Each dbt call on Spark pays for a JVM's work, so these tests are few."""
 
+import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pyarrow.compute as pc
@@ -130,7 +134,9 @@ def test_spark_rollups_equal_postgres_row_for_row(db_url, sample, tmp_path, monk
     # a price edit between the batches: events of the last three days re-priced
     prices = project / "seeds" / "model_prices.csv"
     since = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d %H:%M:%S")
-    edits = [f"{model},edited,{since},0.123456,1.5" for model in ("gpt-4o", "gpt-4o-mini")]
+    edits = [
+        f"{model},edited,{since},0.123456,1.5,standard,0,,," for model in ("gpt-4o", "gpt-4o-mini")
+    ]
     prices.write_text(prices.read_text().rstrip("\n") + "\n" + "\n".join(edits) + "\n")
     _load_both(second)
     _rollup_both()  # incremental: new events, voids, an organization's zone, the edited prices
@@ -152,6 +158,44 @@ def test_spark_rollups_equal_postgres_row_for_row(db_url, sample, tmp_path, monk
             {name: _canonical(value) for name, value in row.items()} for row in rows
         ]
     assert exported["local"] and exported["spark"] == exported["local"]
+
+    _verify_on_spark_passes_then_finds_a_bad_hourly_row()
+
+
+def _verify_checks() -> tuple[int, dict[str, str], str]:
+    """verify's exit status, each check's status, and every check's detail (for a failure)."""
+    result = invoke_tally("verify", "--target", "spark", "--json", check=False)
+    checks = json.loads(result.stdout)["checks"]
+    details = "\n".join(f"{c['check']}: {c['status']}: {c['detail']}" for c in checks)
+    return result.exit_code, {check["check"]: check["status"] for check in checks}, details
+
+
+def _verify_on_spark_passes_then_finds_a_bad_hourly_row() -> None:
+    """After `tally rollup --target spark` (every model, the tests of what it built),
+    `tally verify --target spark` runs every check of PostgreSQL's, the Great Expectations suites
+    on Spark's tables among them; a negative hourly row fails the reconciliation, the dbt tests
+    and the hourly suite."""
+    invoke_tally("rollup", "--target", "spark")
+    exit_code, checks, details = _verify_checks()
+    assert exit_code == 0, details
+    assert set(checks) == {
+        "rollups current", "reconciliation", "dbt tests", "source freshness", "unpriced events",
+        "gx: raw events", "gx: fct_usage_hourly", "gx: fct_usage_daily", "gx: reconciliation",
+    }
+    assert {checks[name] for name in checks if name.startswith("gx: ")} == {"pass"}, details
+
+    from pyspark.sql import functions
+
+    hourly = spark_session().table("analytics.fct_usage_hourly")
+    hourly.limit(1).withColumn("request_count", functions.lit(-1)).write.insertInto(
+        "analytics.fct_usage_hourly"
+    )
+    exit_code, checks, details = _verify_checks()
+    assert exit_code == 1, details
+    assert checks["gx: fct_usage_hourly"] == "fail", details
+    assert checks["reconciliation"] == "fail"
+    assert checks["dbt tests"] == "fail"
+    assert checks["gx: raw events"] == "pass"
 
 
 def _raw_rows(raw, table: str):
@@ -212,3 +256,86 @@ def test_without_java_the_spark_target_says_so_in_one_line(tmp_path):
         "Error: the spark target needs Java 17 or newer (a `java` on PATH, or JAVA_HOME);"
         " install it, e.g. `apt-get install openjdk-17-jre-headless`"
     ]
+
+
+@pytest.fixture
+def thrift_server(tmp_path, monkeypatch):
+    """A Spark Thrift Server as a user's cluster would run one (local[2] here, started from the
+    jars pyspark ships), its warehouse and metastore its own; the spark target pointed at it."""
+    import pyspark
+
+    spark_home = Path(pyspark.__file__).parent
+    folder = tmp_path / "thrift-server"
+    folder.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            str(spark_home / "bin" / "spark-submit"), "--master", "local[2]",
+            "--driver-memory", "2g",
+            "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+            "--conf", f"spark.sql.warehouse.dir={folder / 'warehouse'}",
+            "--conf", "spark.ui.enabled=false",
+            "--hiveconf", f"hive.server2.thrift.port={port}",
+            "--hiveconf", "hive.server2.thrift.bind.host=127.0.0.1",
+            "spark-internal",
+        ],
+        cwd=folder,  # its Derby metastore and log
+        env={**os.environ, "SPARK_HOME": str(spark_home)},
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "server.log", "w"),  # noqa: SIM115 - the server's lifetime
+    )
+    deadline = time.monotonic() + 300
+    while True:
+        assert server.poll() is None, (folder / "server.log").read_text()[-2000:]
+        assert time.monotonic() < deadline, "the Thrift server did not listen within 300 s"
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(1)
+    monkeypatch.setenv("TALLY_SPARK_HOST", "127.0.0.1")
+    monkeypatch.setenv("TALLY_SPARK_PORT", str(port))
+    monkeypatch.setenv("TALLY_SPARK_RAW", str(tmp_path / "spark-raw"))
+    yield
+    server.terminate()
+    server.wait(timeout=60)
+
+
+def test_through_a_thrift_server_the_same_rows_as_postgres(
+    db_url, sample, tmp_path, monkeypatch, thrift_server
+):
+    """The Thrift path of the spark target, as a user's cluster is reached: `tally load`,
+    `rollup` (twice: the second incremental), `verify` and `export`, with the same rows as
+    PostgreSQL in every contract table."""
+    from tally.spark import thrift
+
+    project = copy_project(tmp_path / "project")
+    monkeypatch.setenv("TALLY_PROJECT_DIR", str(project))
+    reset_database(db_url)
+    for batch in sample:
+        _load_both(batch)
+        for target in ("local", "spark"):
+            invoke_tally("rollup", "--target", target)
+
+    with closing(thrift.connect()) as connection:
+        for table in GRAINS:
+            columns = _columns(table, db_url)
+            expected = _postgres_rows(db_url, table, columns)
+            assert expected, f"{table} is empty on PostgreSQL: the test proves nothing"
+            read = thrift.read_table(connection, f"analytics.{table}", []).select(columns)
+            rows = _sorted(tuple(map(_canonical, row.values())) for row in read.to_pylist())
+            assert rows == expected, table
+
+    result = invoke_tally("verify", "--target", "spark", "--json", check=False)
+    checks = {check["check"]: check for check in json.loads(result.stdout)["checks"]}
+    assert result.exit_code == 0, checks
+    assert {checks[name]["status"] for name in checks if name.startswith("gx: ")} == {"pass"}
+
+    exported = {}
+    for target in ("local", "spark"):
+        out = tmp_path / f"daily-{target}.parquet"
+        invoke_tally("export", "fct_usage_daily", "--out", str(out), "--target", target)
+        rows = pq.read_table(out).to_pylist()
+        exported[target] = [{k: _canonical(v) for k, v in row.items()} for row in rows]
+    assert exported["local"] and exported["spark"] == exported["local"]

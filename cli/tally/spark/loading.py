@@ -95,8 +95,12 @@ def _first_wins(layer, kind: Kind, rows: pa.Table, loaded: set[int], batch_id: i
                 winner_print[k] = p
         loser_prints = prints[~new]
         differs = np.array(
-            [winner_print.get(k, p) != p for k, p in zip(
-                losers[kind.unique_key].to_pylist(), loser_prints.tolist(), strict=True)],
+            [
+                winner_print.get(k, p) != p
+                for k, p in zip(
+                    losers[kind.unique_key].to_pylist(), loser_prints.tolist(), strict=True
+                )
+            ],
             dtype=bool,
         )
         conflicting = losers.filter(pa.array(differs))
@@ -152,8 +156,9 @@ def _load_file(layer: RawLayer, file: InputFile, ledger: pa.Table) -> FileResult
     quarantined = table.filter(broken)
     counts.quarantined = quarantined.num_rows
     reasons = pc.value_counts(quarantined["quarantine_reason"]).to_pylist()
-    counts.reasons = dict(sorted(((r["values"], r["counts"]) for r in reasons),
-                                 key=lambda r: (-r[1], r[0])))
+    counts.reasons = dict(
+        sorted(((r["values"], r["counts"]) for r in reasons), key=lambda r: (-r[1], r[0]))
+    )
     n = table.num_rows - counts.quarantined
     rows = table.filter(pc.invert(broken)).select(kind.field_names)
     rows = rows.append_column("batch_id", pa.array(np.full(n, batch_id, np.int64)))
@@ -169,11 +174,13 @@ def _load_file(layer: RawLayer, file: InputFile, ledger: pa.Table) -> FileResult
     counts.loaded = rows.num_rows
     layer.write(rows, kind.name, file_name(batch_id))
     if counts.quarantined:
-        layer.write(_quarantine(quarantined, batch_id, file.label, at), "quarantine",
-                    file_name(batch_id))
+        layer.write(
+            _quarantine(quarantined, batch_id, file.label, at), "quarantine", file_name(batch_id)
+        )
     commit_seq = max([0, *(s for s in ledger["commit_seq"].to_pylist() if s is not None)]) + 1
-    layer.register(_ledger_row(file, batch_id, sha, size, "loaded", None, commit_seq, counts,
-                               started))
+    layer.register(
+        _ledger_row(file, batch_id, sha, size, "loaded", None, commit_seq, counts, started)
+    )
     result.status, result.mode = "loaded", "parquet"
     result.batch_id, result.counts = batch_id, counts
     return result
@@ -209,8 +216,11 @@ def _failed(layer: RawLayer, file: InputFile, reason: str) -> FileResult:
         sha, size = sha256_of(file.path), file.path.stat().st_size
     except OSError:
         sha, size = "", None
-    layer.register(_ledger_row(file, secrets.randbits(62) + 1, sha, size, "failed", reason,
-                               None, None, now_us()))
+    layer.register(
+        _ledger_row(
+            file, secrets.randbits(62) + 1, sha, size, "failed", reason, None, None, now_us()
+        )
+    )
     return FileResult(file.label, file.kind, file.format, status="failed", error=reason)
 
 
@@ -239,8 +249,13 @@ def load_paths(arguments: list[str], kind: str | None = None) -> LoadSummary:
             except FileRejected as error:
                 result = _failed(layer, file, str(error))
             except OSError as error:
-                result = FileResult(file.label, file.kind, file.format, status="failed",
-                                    error=f"cannot read: {error.strerror or error}")
+                result = FileResult(
+                    file.label,
+                    file.kind,
+                    file.format,
+                    status="failed",
+                    error=f"cannot read: {error.strerror or error}",
+                )
             result.seconds = time.monotonic() - started
             summary.files.append(result)
     return summary

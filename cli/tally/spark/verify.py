@@ -1,42 +1,61 @@
-"""`tally verify --target spark`: the checks that run on Spark.
+"""`tally verify --target spark`: verify's checks on Spark.
 
-The reconciliation report rebuilt and read, the dbt tests (every data test; the unit tests state
-PostgreSQL's deltas and are disabled on Spark) and source freshness, as on PostgreSQL. Not on
-Spark: the Great Expectations suites (GX's Spark datasource works, but tally's suites run
-through its PostgreSQL datasource, with bounds queried from PostgreSQL), the rollup lag and the
-unpriced-events check (queries through the PostgreSQL connection); docs/spark.md says why.
+The same checks as on PostgreSQL: the rollup lag, the reconciliation report rebuilt (when the
+rollups are current) and read, the dbt tests (every data test; the unit tests state PostgreSQL's
+deltas and are disabled on Spark), the Great Expectations suites, source freshness and unpriced
+events. Their SQL reads the tables through the Spark session of this process in local mode, or
+through a connection to the user's Thrift server. Spark has no advisory lock: a `tally rollup`
+running meanwhile is not waited for.
 """
 
-from tally.spark.session import spark_session
-from tally.verify import dbt_checks, reconciliation
+from contextlib import ExitStack, closing
+
+from tally.paths import tally_home
+from tally.spark.environment import is_local
+from tally.verify import (
+    dbt_checks,
+    guarded,
+    guarded_parameters,
+    gx_checks,
+    one_line,
+    reconciliation,
+)
 from tally.verify.report import CheckResult, Report
+from tally.verify.tables import SparkTables, ThriftTables
 
-SHOWN = 5
 
-
-def _reconciliation(refresh_error: str | None) -> CheckResult:
-    if refresh_error:
-        return CheckResult("reconciliation", "error", f"report not rebuilt: {refresh_error}")
-    report = spark_session().table("analytics.rpt_usage_reconciliation")
-    total = report.count()
-    mismatching = report.where("status != 'ok'").orderBy("usage_date", "org_id")
-    mismatched = mismatching.count()
-    first = [
-        f"{row.org_id} {row.usage_date}"
-        for row in mismatching.select("org_id", "usage_date").limit(SHOWN).collect()
-    ]
-    data = {"org_dates": total, "mismatches": mismatched, "first": first}
-    if mismatched:
-        detail = f"{mismatched} of {total} org-dates mismatch: " + "; ".join(first)
-        return CheckResult("reconciliation", "fail", detail, data)
-    detail = f"{total} org-dates: raw = daily = hourly on counts, tokens, cost"
-    return CheckResult("reconciliation", "pass", detail, data)
+def _gx_suites(batches, parameters: dict) -> tuple[list[CheckResult], str | None]:
+    try:
+        return gx_checks.run_suites(batches, tally_home(), parameters)
+    except Exception as error:  # noqa: BLE001 - reported as the suites' error row
+        return [CheckResult("gx suites", "error", one_line(error))], None
 
 
 def run_checks() -> Report:
+    with ExitStack() as stack:
+        if is_local():
+            from tally.spark.session import spark_session
+
+            session = spark_session()  # started through dbt, with the profile's settings
+            tables, batches = SparkTables(session), gx_checks.spark_batches(session)
+        else:
+            from tally.spark import thrift
+
+            tables = ThriftTables(stack.enter_context(closing(thrift.connect())))
+            batches = gx_checks.thrift_batches(thrift.sqlalchemy_url(), thrift.SESSION_SETTINGS)
+        return _checks(tables, batches)
+
+
+def _checks(tables, batches) -> Report:
     report = Report()
-    refresh_error = reconciliation.refresh_report("spark")  # starts Spark in this process
-    report.add(dbt_checks.dbt_tests("spark"))
-    report.add(_reconciliation(refresh_error))
-    report.add(dbt_checks.source_freshness("spark"))
+    lag, current = reconciliation.rollup_lag(tables)
+    report.add(lag)
+    refresh_error = reconciliation.refresh_report("spark") if current else None
+    recon = reconciliation.reconciliation(tables, refresh_error, rebuilt=current)
+    tests = guarded("dbt tests", dbt_checks.dbt_tests, "spark")
+    gx_results, report.data_docs = _gx_suites(batches, guarded_parameters(tables))
+    freshness = guarded("source freshness", dbt_checks.source_freshness, "spark")
+    unpriced = guarded("unpriced events", reconciliation.unpriced, tables)
+    for result in (tests, *gx_results, recon, freshness, unpriced):
+        report.add(result)
     return report

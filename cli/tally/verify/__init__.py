@@ -10,7 +10,8 @@ The checks, in order (docs/data-quality.md says which layer checks what and why)
 - source freshness: `dbt source freshness` (warn after warn_after, fail after error_after);
 - unpriced events: events without a price, by model_id (warn).
 
-A check that cannot run at all reports `error`, which fails the run like `fail` does.
+A check that cannot run at all reports `error`, which fails the run like `fail` does. On Spark
+the same checks run (tally.spark.verify), their SQL through `tally.verify.tables`.
 """
 
 import click
@@ -32,6 +33,7 @@ def run_checks(target: str) -> Report:
     from tally.targets import database_url
     from tally.verify import dbt_checks, reconciliation
     from tally.verify.gx_checks import Worker
+    from tally.verify.tables import PostgresTables
 
     report = Report()
     url = database_url(target)
@@ -39,19 +41,20 @@ def run_checks(target: str) -> Report:
     try:
         with connect(target, autocommit=True) as conn:
             apply_pending(conn)
+            tables = PostgresTables(conn)
             # The rollups hold still while they are checked: a `tally rollup` waits for verify
             # to end, and verify waits for a running one. Loads go on; they change no rollup.
             if not conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
                 click.echo("waiting for a running tally rollup to finish...", err=True)
                 conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
-            lag, current = reconciliation.rollup_lag(conn)
+            lag, current = reconciliation.rollup_lag(tables)
             report.add(lag)
             refresh_error = reconciliation.refresh_report(target) if current else None
-            recon = reconciliation.reconciliation(conn, refresh_error, rebuilt=current)
-            gx.start(url, _guarded_parameters(conn))  # validates while dbt runs below
-            tests = _guarded("dbt tests", dbt_checks.dbt_tests, target)
-            freshness = _guarded("source freshness", dbt_checks.source_freshness, target)
-            unpriced = _guarded("unpriced events", reconciliation.unpriced, conn)
+            recon = reconciliation.reconciliation(tables, refresh_error, rebuilt=current)
+            gx.start(url, guarded_parameters(tables))  # validates while dbt runs below
+            tests = guarded("dbt tests", dbt_checks.dbt_tests, target)
+            freshness = guarded("source freshness", dbt_checks.source_freshness, target)
+            unpriced = guarded("unpriced events", reconciliation.unpriced, tables)
             gx_results, report.data_docs = gx.results()
             for result in (tests, *gx_results, recon, freshness, unpriced):
                 report.add(result)
@@ -60,27 +63,27 @@ def run_checks(target: str) -> Report:
     return report
 
 
-def _guarded_parameters(conn) -> dict:
+def guarded_parameters(tables) -> dict:
     """The suites' run-time parameters; without raw.events (nothing loaded) the bounds are 0."""
     from tally.verify import suites
 
     try:
-        return suites.parameters(conn)
+        return suites.parameters(tables)
     except Exception:  # noqa: BLE001 - the raw suite then reports the missing table
         return {"min_rollup_rows": 0, "max_rollup_rows": 0}
 
 
-def _guarded(name: str, check, *args) -> CheckResult:
+def guarded(name: str, check, *args) -> CheckResult:
     """Run one check; an exception becomes an `error` row instead of ending the run."""
     try:
         return check(*args)
     except Exception as error:  # noqa: BLE001 - reported, not swallowed
-        return CheckResult(name, "error", _one_line(error))
+        return CheckResult(name, "error", one_line(error))
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]
 
 
-__all__ = ["CheckResult", "Report", "run_checks"]
+__all__ = ["CheckResult", "Report", "guarded", "guarded_parameters", "one_line", "run_checks"]

@@ -11,6 +11,8 @@ is written to disk.
 `tally verify` runs the suites in a worker process (`python -m tally.verify.gx_checks`, see
 `Worker`): it imports GX while verify rebuilds the reconciliation report, and validates while
 verify runs dbt's tests, so the two take their time side by side rather than one after the other.
+On Spark the suites run in the tally process itself: on the session's DataFrames in local mode
+(`spark_batches`), through a Thrift server's SQL otherwise (`thrift_batches`).
 """
 
 import json
@@ -26,6 +28,8 @@ from urllib.parse import unquote, urlsplit
 from tally.verify.report import CheckResult
 
 DATASOURCE = "tally"
+SPARK_DATASOURCE = "tally_spark"
+THRIFT_DATASOURCE = "tally_spark_thrift"
 CHECKPOINT = "tally_verify"
 CONNECTION_VARIABLE = "TALLY_GX_CONNECTION_STRING"
 
@@ -46,8 +50,64 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def run_suites(database_url: str, home: Path, parameters: dict) -> tuple[list[CheckResult], str]:
-    """Validate every suite against its table; one CheckResult per suite and the Data Docs path."""
+def postgres_batches(database_url: str):
+    """The suites' batches on PostgreSQL: each table whole, through GX's PostgreSQL datasource."""
+
+    def add(context):
+        os.environ[CONNECTION_VARIABLE] = sqlalchemy_url(database_url)
+        datasource = context.data_sources.add_or_update_postgres(
+            DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}"
+        )
+        return _whole_tables(datasource)
+
+    return add
+
+
+def thrift_batches(url: str, session_settings: dict):
+    """The suites' batches on a Spark Thrift Server: each table whole, through GX's SQL
+    datasource and PyHive's SQLAlchemy dialect, each connection with the profile's settings."""
+
+    def add(context):
+        datasource = context.data_sources.add_or_update_sql(
+            THRIFT_DATASOURCE,
+            connection_string=url,
+            kwargs={"connect_args": {"configuration": session_settings}},
+        )
+        return _whole_tables(datasource)
+
+    return add
+
+
+def _whole_tables(datasource):
+    def batch(suite_module):
+        asset = datasource.add_table_asset(
+            suite_module.NAME, table_name=suite_module.TABLE, schema_name=suite_module.SCHEMA
+        )
+        return asset.add_batch_definition_whole_table("whole table"), None
+
+    return batch
+
+
+def spark_batches(session):
+    """The suites' batches on Spark: each table as a DataFrame of this process's session (a second
+    process could not open the local metastore while this one holds it)."""
+
+    def add(context):
+        datasource = context.data_sources.add_or_update_spark(SPARK_DATASOURCE)
+
+        def batch(suite_module):
+            asset = datasource.add_dataframe_asset(suite_module.NAME)
+            frame = session.table(f"{suite_module.SCHEMA}.{suite_module.TABLE}")
+            return asset.add_batch_definition_whole_dataframe("whole table"), {"dataframe": frame}
+
+        return batch
+
+    return add
+
+
+def run_suites(batches, home: Path, parameters: dict) -> tuple[list[CheckResult], str]:
+    """Validate every suite against its table, `batches` (postgres_batches or spark_batches)
+    saying where the tables are; one CheckResult per suite and the Data Docs path."""
     _quiet()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -60,48 +120,46 @@ def run_suites(database_url: str, home: Path, parameters: dict) -> tuple[list[Ch
 
         from tally.verify.suites import SUITES
 
-        os.environ[CONNECTION_VARIABLE] = sqlalchemy_url(database_url)
         context = gx.get_context(mode="file", project_root_dir=str(home))
         context.variables.progress_bars = ProgressBarsConfig(
             globally=False, metric_calculations=False
         )
-        datasource = context.data_sources.add_or_update_postgres(
-            DATASOURCE, connection_string="${" + CONNECTION_VARIABLE + "}"
-        )
-        definitions = []
-        labels = {}
+        batch = batches(context)
+        labels, run_results = {}, {}
         for suite_module in SUITES:
-            asset = datasource.add_table_asset(
-                suite_module.NAME, table_name=suite_module.TABLE, schema_name=suite_module.SCHEMA
-            )
-            batch = asset.add_batch_definition_whole_table("whole table")
+            batch_definition, batch_parameters = batch(suite_module)
             suite = context.suites.add_or_update(
                 gx.ExpectationSuite(
                     name=suite_module.NAME, expectations=suite_module.expectations(gxe)
                 )
             )
-            definitions.append(
-                context.validation_definitions.add_or_update(
-                    gx.ValidationDefinition(name=suite_module.NAME, data=batch, suite=suite)
+            definition = context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(name=suite_module.NAME, data=batch_definition, suite=suite)
+            )
+            # A checkpoint per suite: a run's batch parameters (Spark's DataFrame) are the same
+            # for all of a checkpoint's validations.
+            checkpoint = context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name=f"{CHECKPOINT}.{suite_module.NAME}", validation_definitions=[definition]
                 )
             )
+            result = checkpoint.run(
+                batch_parameters=batch_parameters, expectation_parameters=parameters
+            )
+            run_results.update(result.run_results)
             labels[suite_module.NAME] = suite_module.LABEL
-        checkpoint = context.checkpoints.add_or_update(
-            gx.Checkpoint(name=CHECKPOINT, validation_definitions=definitions)
-        )
-        result = checkpoint.run(expectation_parameters=parameters)
         # Data Docs once for the whole run, these results and suites only (GX's UpdateDataDocsAction
         # rebuilds the site once per validation: four times the work, most of verify's GX time).
         context.build_data_docs(
             resource_identifiers=[
-                *result.run_results.keys(),
+                *run_results.keys(),
                 *(ExpectationSuiteIdentifier(name=module.NAME) for module in SUITES),
             ]
         )
         docs = context.get_docs_sites_urls()
     results = [
         _summarize(labels.get(validation.suite_name, validation.suite_name), validation)
-        for validation in result.run_results.values()
+        for validation in run_results.values()
     ]
     docs_path = unquote(urlsplit(docs[0]["site_url"]).path) if docs else str(home / "gx")
     return results, docs_path
@@ -231,7 +289,7 @@ def main() -> int:
     request = json.loads(line)
     try:
         results, docs = run_suites(
-            request["database_url"], Path(request["home"]), request["parameters"]
+            postgres_batches(request["database_url"]), Path(request["home"]), request["parameters"]
         )
         answer = {"results": [asdict(result) for result in results], "data_docs": docs}
     except Exception as error:  # noqa: BLE001 - reported to the parent, not swallowed

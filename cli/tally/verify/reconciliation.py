@@ -1,5 +1,6 @@
 """Checks answered by SQL on the target: how far the rollups lag the raw layer, the
-reconciliation report (raw events vs the hourly and daily rollups), and unpriced events."""
+reconciliation report (raw events vs the hourly and daily rollups), and unpriced events. Each
+reads its tables through `tally.verify.tables`, so the same check runs on PostgreSQL and Spark."""
 
 from tally.dbt_invocation import run_dbt
 from tally.verify.report import CheckResult
@@ -15,24 +16,18 @@ def _breakdowns_agree() -> str:
     )
 
 
-def rollup_lag(conn) -> tuple[CheckResult, bool]:
+def rollup_lag(tables) -> tuple[CheckResult, bool]:
     """Load batches committed after the rollups' watermark. Returns the check and whether the
     rollups are current (then the reconciliation can be recomputed as of now)."""
-    exists = conn.execute("select to_regclass('ops.rollup_watermarks') is not null").fetchone()[0]
-    if not exists or conn.execute("select to_regclass('raw.load_batches')").fetchone()[0] is None:
+    if not tables.exists("ops.rollup_watermarks") or not tables.exists("raw.load_batches"):
         return CheckResult("rollups current", "error", "no rollup yet: run `tally rollup`"), False
-    watermark, pending = conn.execute(
-        """
-        select
-            min(watermarks.applied_commit_seq),
-            (select count(*) from raw.load_batches as batches
-             where batches.status = 'loaded'
-               and batches.commit_seq > min(watermarks.applied_commit_seq))
-        from ops.rollup_watermarks as watermarks
-        """
-    ).fetchone()
+    [(watermark,)] = tables.rows("select min(applied_commit_seq) from ops.rollup_watermarks")
     if watermark is None:
         return CheckResult("rollups current", "error", "no rollup yet: run `tally rollup`"), False
+    [(pending,)] = tables.rows(
+        "select count(*) from raw.load_batches"
+        f" where status = 'loaded' and commit_seq > {int(watermark)}"
+    )
     data = {"watermark_commit_seq": watermark, "pending_batches": pending}
     if pending:
         detail = (
@@ -67,35 +62,32 @@ def refresh_report(target: str) -> str | None:
     return "; ".join(messages) or "dbt run failed"
 
 
-def reconciliation(conn, refresh_error: str | None, rebuilt: bool = True) -> CheckResult:
+def reconciliation(tables, refresh_error: str | None, rebuilt: bool = True) -> CheckResult:
     """Mismatching (org_id, usage_date) rows of analytics.rpt_usage_reconciliation. `rebuilt`
     False: the report was left as last built (loads wait for a rollup), and the detail says so."""
-    result = _reconciliation(conn, refresh_error)
+    result = _reconciliation(tables, refresh_error)
     if not rebuilt and result.status in ("pass", "fail"):
         result.detail += " (report as last built: loads wait for a rollup)"
         result.data["rebuilt"] = False
     return result
 
 
-def _reconciliation(conn, refresh_error: str | None) -> CheckResult:
+def _reconciliation(tables, refresh_error: str | None) -> CheckResult:
     if refresh_error:
         return CheckResult("reconciliation", "error", f"report not rebuilt: {refresh_error}")
-    if (
-        conn.execute("select to_regclass('analytics.rpt_usage_reconciliation')").fetchone()[0]
-        is None
-    ):
+    if not tables.exists("analytics.rpt_usage_reconciliation"):
         return CheckResult(
             "reconciliation", "error", "no reconciliation report: run `tally rollup`"
         )
-    total, mismatched = conn.execute(
-        "select count(*), count(*) filter (where status = 'mismatch')"
+    [(total, mismatched)] = tables.rows(
+        "select count(*), count(case when status = 'mismatch' then 1 end)"
         " from analytics.rpt_usage_reconciliation"
-    ).fetchone()
-    first = conn.execute(
+    )
+    first = tables.rows(
         """
         select
             org_id,
-            usage_date::text,
+            usage_date,
             raw_request_count, daily_request_count,
             raw_hour_basis_request_count, hourly_request_count,
             raw_total_tokens, daily_total_tokens,
@@ -106,10 +98,9 @@ def _reconciliation(conn, refresh_error: str | None) -> CheckResult:
         from analytics.rpt_usage_reconciliation
         where status = 'mismatch'
         order by usage_date, org_id
-        limit %s
-        """.replace("{BREAKDOWNS_AGREE}", _breakdowns_agree()),
-        [SHOWN],
-    ).fetchall()
+        limit {SHOWN}
+        """.replace("{BREAKDOWNS_AGREE}", _breakdowns_agree()).replace("{SHOWN}", str(SHOWN))
+    )
     examples = [_describe(row) for row in first]
     data = {"org_dates": total, "mismatches": mismatched, "first": examples}
     if mismatched:
@@ -156,26 +147,26 @@ def _describe(row) -> str:
     return f"{org_id} {usage_date} ({', '.join(differences)})"
 
 
-def unpriced(conn) -> CheckResult:
+def unpriced(tables) -> CheckResult:
     """Events without a price (cost_usd NULL), by model_id. A warning: the rollups count them,
     only their cost is unknown until `seeds/model_prices.csv` has a row and `tally rollup` runs."""
-    if conn.execute("select to_regclass('analytics.fct_usage_hourly')").fetchone()[0] is None:
+    if not tables.exists("analytics.fct_usage_hourly"):
         return CheckResult("unpriced events", "error", "no rollups: run `tally rollup`")
-    rows = conn.execute(
+    rows = tables.rows(
         """
         select
             model_id,
-            sum(unpriced_request_count)::bigint as events,
+            cast(sum(unpriced_request_count) as bigint) as events,
             count(*) as hourly_rows
         from analytics.fct_usage_hourly
         where unpriced_request_count > 0
         group by model_id
         order by events desc, model_id
         """
-    ).fetchall()
-    [daily_rows] = conn.execute(
+    )
+    [(daily_rows,)] = tables.rows(
         "select count(*) from analytics.fct_usage_daily where unpriced_request_count > 0"
-    ).fetchone()
+    )
     by_model = {
         model_id: {"events": events, "hourly_rows": hours} for model_id, events, hours in rows
     }

@@ -21,7 +21,7 @@ def rollup_expectations(gxe, future_rows_query: str, future_description: str) ->
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=(
                 "select * from {batch} where request_count <= 0"
-                " or error_count::numeric / request_count not between 0 and 1"
+                " or error_count * 1.0 / request_count not between 0 and 1"
             ),
             description="The error ratio (error_count / request_count) is between 0 and 1",
         ),
