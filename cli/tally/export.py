@@ -270,9 +270,9 @@ BUCKETS = ("usage_hour", "usage_date")  # a rollup's partition column, last in S
 @contextmanager
 def read_spark(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
     """analytics.<table> of the spark target in grain order: the time bucket first, as on
-    PostgreSQL, then the other columns, sorted by all of them. Spark hands the result over
-    whole (toArrow in local mode, rows from a Thrift server), so the table must fit in this
-    process's memory."""
+    PostgreSQL, then the other columns, sorted by all of them (NULLs last, as PostgreSQL sorts).
+    Spark hands the result over whole (toArrow in local mode, rows from a Thrift server), so the
+    table must fit in this process's memory."""
     from tally.spark.environment import is_local
 
     if not is_local():
@@ -283,6 +283,8 @@ def read_spark(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
                 raise TallyError(f"no table {SCHEMA}.{table} on the spark target")
             yield thrift.read_table(connection, f"{SCHEMA}.{table}", list(BUCKETS)).to_reader()
         return
+    from pyspark.sql import functions
+
     from tally.spark.session import spark_session
 
     session = spark_session()
@@ -291,7 +293,8 @@ def read_spark(target: str, table: str) -> Iterator[pa.RecordBatchReader]:
     frame = session.table(f"{SCHEMA}.{table}")
     front = [name for name in BUCKETS if name in frame.columns]
     columns = front + [name for name in frame.columns if name not in front]
-    yield frame.select(*columns).orderBy(*columns).toArrow().to_reader()
+    ordered = frame.select(*columns).orderBy(*(functions.asc_nulls_last(c) for c in columns))
+    yield ordered.toArrow().to_reader()
 
 
 READERS = {"postgres": read_postgres, "spark": read_spark}

@@ -2,8 +2,8 @@
 PyHive (the driver dbt-spark's thrift method uses). In local mode the tally process holds the
 Spark session itself (tally.spark.session); with a Thrift server it holds a connection.
 
-The connection takes the profile's session settings that change a result (UTC, exact decimals),
-so tally reads what dbt wrote as dbt wrote it.
+The connection takes the profile's session settings that change a result (UTC, exact decimals,
+ANSI off as dbt-spark sets it), so tally reads what dbt wrote as dbt wrote it.
 """
 
 import os
@@ -11,9 +11,11 @@ import re
 
 import pyarrow as pa
 
+# A Thrift server applies a session's settings given as `set:hiveconf:<key>` and ignores plain keys.
 SESSION_SETTINGS = {
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.decimalOperations.allowPrecisionLoss": "false",
+    "set:hiveconf:spark.sql.ansi.enabled": "false",
+    "set:hiveconf:spark.sql.session.timeZone": "UTC",
+    "set:hiveconf:spark.sql.decimalOperations.allowPrecisionLoss": "false",
 }
 
 
@@ -68,7 +70,8 @@ def arrow_type(spark_type: str) -> pa.DataType:
 
 
 def read_table(connection, table: str, first: list[str]) -> pa.Table:
-    """A table whole, the `first` columns that it has first, sorted by all its columns."""
+    """A table whole, the `first` columns that it has first, sorted by all its columns (NULLs
+    last, as PostgreSQL sorts)."""
     cursor = connection.cursor()
     cursor.execute(f"describe {table}")
     described = []
@@ -81,7 +84,8 @@ def read_table(connection, table: str, first: list[str]) -> pa.Table:
     columns += [name for name, _ in described if name not in columns]
     schema = pa.schema([(name, arrow_type(types[name])) for name in columns])
     listed = ", ".join(columns)
-    cursor.execute(f"select {listed} from {table} order by {listed}")
+    order = ", ".join(f"{name} asc nulls last" for name in columns)
+    cursor.execute(f"select {listed} from {table} order by {order}")
     rows = cursor.fetchall()
     return pa.table(
         [_column([row[i] for row in rows], field.type) for i, field in enumerate(schema)],
