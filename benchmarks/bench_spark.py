@@ -54,7 +54,7 @@ def summary(target: str, home: Path) -> dict[str, dict[str, str]]:
         figures = {"rows": str(rows.num_rows)}
         for name in measures.names():
             total = pc.sum(rows[name]).as_py()
-            figures[name] = str(Decimal(total or 0).normalize())
+            figures[name] = f"{Decimal(total or 0).normalize():f}"  # 1008040, not 1.00804E+6
         found[table] = figures
     return found
 
