@@ -10,6 +10,7 @@ import pytest
 from conftest import query
 from rollup_harness import Pipeline, copy_project, reset_database
 from tally.verify.reconciliation import unpriced
+from tally.verify.tables import PostgresTables
 
 # Model m: cache reads at a tenth of input, writes at 1.25x; batch at half with no cache prices
 # of its own (= its input price); from 200,001 input tokens a long-context row at twice input.
@@ -102,7 +103,7 @@ def test_the_breakdowns_are_summed_and_reconciled(billed):
 
 def test_an_unpriced_tier_is_reported_by_verify(billed):
     with psycopg.connect(billed.url) as conn:
-        result = unpriced(conn)
+        result = unpriced(PostgresTables(conn))
     assert result.status == "warn"
     assert result.data["by_model"] == {"n": {"events": 1, "hourly_rows": 1}}
 
