@@ -8,7 +8,7 @@ through a connection to the user's Thrift server. Spark has no advisory lock: a 
 running meanwhile is not waited for.
 """
 
-from contextlib import ExitStack, closing
+from contextlib import closing
 
 from tally.paths import tally_home
 from tally.spark.environment import is_local
@@ -32,18 +32,16 @@ def _gx_suites(batches, parameters: dict) -> tuple[list[CheckResult], str | None
 
 
 def run_checks() -> Report:
-    with ExitStack() as stack:
-        if is_local():
-            from tally.spark.session import spark_session
+    if is_local():
+        from tally.spark.session import spark_session
 
-            session = spark_session()  # started through dbt, with the profile's settings
-            tables, batches = SparkTables(session), gx_checks.spark_batches(session)
-        else:
-            from tally.spark import thrift
+        session = spark_session()  # started through dbt, with the profile's settings
+        return _checks(SparkTables(session), gx_checks.spark_batches(session))
+    from tally.spark import thrift
 
-            tables = ThriftTables(stack.enter_context(closing(thrift.connect())))
-            batches = gx_checks.thrift_batches(thrift.sqlalchemy_url(), thrift.SESSION_SETTINGS)
-        return _checks(tables, batches)
+    with closing(thrift.connect()) as connection:
+        batches = gx_checks.thrift_batches(thrift.sqlalchemy_url(), thrift.SESSION_SETTINGS)
+        return _checks(ThriftTables(connection), batches)
 
 
 def _checks(tables, batches) -> Report:

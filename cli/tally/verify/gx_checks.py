@@ -106,8 +106,9 @@ def spark_batches(session):
 
 
 def run_suites(batches, home: Path, parameters: dict) -> tuple[list[CheckResult], str]:
-    """Validate every suite against its table, `batches` (postgres_batches or spark_batches)
-    saying where the tables are; one CheckResult per suite and the Data Docs path."""
+    """Validate every suite against its table, `batches` (postgres_batches, spark_batches or
+    thrift_batches) saying where the tables are; one CheckResult per suite and the Data Docs
+    path."""
     _quiet()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -293,8 +294,9 @@ def main() -> int:
         )
         answer = {"results": [asdict(result) for result in results], "data_docs": docs}
     except Exception as error:  # noqa: BLE001 - reported to the parent, not swallowed
-        lines = [part.strip() for part in str(error).strip().splitlines() if part.strip()]
-        answer = {"error": f"{type(error).__name__}: {lines[0] if lines else ''}"[:300]}
+        from tally.verify import one_line
+
+        answer = {"error": one_line(error)}
     Path(request["output"]).write_text(json.dumps(answer, default=str))
     return 0
 
