@@ -278,7 +278,8 @@ def rollup(target, full_refresh):
     Each data test covers what the run changed (the load batches it rolls up; rules the
     database enforces are checked in its catalog); unit tests and whole-table tests run in
     `tally verify`, `make test` and a plain `dbt build`. Seeds, snapshots, views and tables
-    whose input is unchanged since the last rollup are left as they are (their tests run); when
+    whose input is unchanged since the last rollup are left as they are, and a test that passed
+    on the rows it would read is not run again (`tally verify` runs every test); when
     nothing it reads has changed (batches, code, migrations, prices or keys reaching their
     time), no dbt runs at all. Prints, per incremental model, the rows the run inserted,
     updated or deleted.
@@ -300,6 +301,11 @@ def rollup(target, full_refresh):
         click.echo(f"{table}: {rows} rows changed" if rows >= 0 else f"{table}: rebuilt")
     if summary.unchanged:
         click.echo(f"input unchanged, not rebuilt: {', '.join(summary.unchanged)}")
+    if summary.tests_passed_before:
+        click.echo(
+            f"{summary.tests_passed_before} data tests not run again: each passed before"
+            " on the rows it reads"
+        )
 
 
 @cli.command(context_settings=CONTEXT)

@@ -15,8 +15,11 @@ from tally.paths import project_dir
 # Unit tests prove the SQL, not the data: they run in `make test` and CI, and in `tally verify`;
 # so do the data tests that compare whole tables (tag whole_table), which no index can scope.
 ROLLUP_SELECTION = ("--exclude", "resource_type:unit_test", "tag:whole_table")
-# Data tests selected by themselves, so that a node left out (its input unchanged) keeps its
-# tests: dbt's default (eager) indirect selection drops the tests of an excluded node.
+# Data tests selected by themselves, so that a node left out (its input unchanged) keeps the
+# tests that read a relation the run changes: dbt's default (eager) indirect selection drops
+# every test of an excluded node. Tests tagged database_enforced state a rule the database
+# enforces on every write (the grain's unique index, NOT NULL, CHECK), whose presence the
+# singular test assert_usage_constraints_are_in_place checks in the catalog.
 WITH_TESTS_OF_SKIPPED_NODES = (
     "--select",
     *(f"resource_type:{kind}" for kind in ("model", "seed", "snapshot", "test")),
@@ -24,6 +27,7 @@ WITH_TESTS_OF_SKIPPED_NODES = (
     "empty",
     "--exclude",
     "tag:whole_table",
+    "tag:database_enforced",
 )
 
 
@@ -33,6 +37,8 @@ class RollupSummary:
     failed: list[str] = field(default_factory=list)
     # seeds, snapshots, views and tables left as they were (their input unchanged)
     unchanged: list[str] = field(default_factory=list)
+    # data tests left out: each passed before on the rows it would read
+    tests_passed_before: int = 0
     # when nothing had changed since the last rollup: when that rollup was recorded (no dbt run)
     up_to_date_since: datetime | None = None
 
@@ -65,9 +71,10 @@ def _run_on_spark(full_refresh: bool):
 
 
 def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
-    """Build everything with dbt but the unit tests, and the seeds, snapshots, views and tables
-    whose input is unchanged (tally.rollup_inputs); each data test covers what the run changed
-    (TALLY_TEST_SCOPE=run, see macros/schema/get_where_subquery.sql). Nothing at all when nothing
+    """Build everything with dbt but the unit tests, the seeds, snapshots, views and tables whose
+    input is unchanged and the data tests that passed on the rows they would read
+    (tally.rollup_inputs); each data test covers what the run changed (TALLY_TEST_SCOPE=run, see
+    macros/schema/get_where_subquery.sql). Nothing at all when nothing
     the rollup reads has changed since the last one. Rollups of the same database wait for each
     other."""
     from tally.targets import is_spark
@@ -86,8 +93,11 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
             if since is not None:
                 return RollupSummary(up_to_date_since=since)
         manifest = artifacts_dir() / "manifest.json"
-        nodes = rollup_inputs.fingerprints(lock_conn, code, manifest)
-        unchanged = [] if full_refresh else rollup_inputs.unchanged(lock_conn, nodes)
+        latest = rollup_inputs.latest_batches(lock_conn)
+        parsed = rollup_inputs.read_manifest(manifest)
+        unchanged, passed = (
+            ([], []) if full_refresh else rollup_inputs.left_out(lock_conn, code, parsed, latest)
+        )
         rollup_inputs.forget_run(lock_conn)
         manifest_is_current = rollup_inputs.manifest_is_current(manifest, code, target)
         written_before = rollup_inputs.written_at(manifest)
@@ -96,6 +106,7 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
             "build",
             *WITH_TESTS_OF_SKIPPED_NODES,
             *unchanged,
+            *passed,
             *(["--full-refresh"] if full_refresh else []),
             *(["--no-write-json"] if manifest_is_current else []),
             env={"TALLY_TEST_SCOPE": "run"},
@@ -104,12 +115,22 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
             result.result.write(str(artifacts_dir() / "run_results.json"))
         elif rollup_inputs.written_at(manifest) != written_before:
             rollup_inputs.record_manifest(manifest, code, target)
+            parsed = rollup_inputs.read_manifest(manifest)  # this run's: the graph it built
         if result.success:
-            rollup_inputs.record(lock_conn, {name: digest for name, (_, digest) in nodes.items()})
+            rollup_inputs.record_built(lock_conn, code, parsed, latest, _test_statuses(result))
             rollup_inputs.record_run(lock_conn, run_inputs)
     summary = _checked(result)
     summary.unchanged = unchanged
+    summary.tests_passed_before = len(passed)
     return summary
+
+
+def _test_statuses(result) -> dict[str, str]:
+    return {
+        node_result.node.name: str(node_result.status)
+        for node_result in getattr(result.result, "results", None) or []
+        if node_result.node.resource_type == "test"
+    }
 
 
 def _checked(result) -> RollupSummary:

@@ -11,8 +11,14 @@ Else each seed, snapshot, view and table (not the incremental models, nor a mode
 the clock) has a fingerprint: the project's code, the hash key, and but for a view the newest
 commit_seq of each raw table it reads through its upstream nodes (from dbt's manifest.json of
 the last parse). It is recorded in ops.rollup_inputs after a successful rollup; a node whose
-fingerprint matches, and whose relation exists, is left out of the next `dbt build`, its tests
-still run. A full refresh builds everything.
+fingerprint matches, and whose relation exists, is left out of the next `dbt build`. A full
+refresh builds everything.
+
+So is a data test whose relations hold the same rows as when it last passed: each relation it
+reads is such a node, or a view or raw table, whose rows are made of the same code and the same
+raw tables' batches (a view's rows change with them too). A test of an incremental model, of
+the ledger of batches or of what reads the clock runs every time; so does a test that did not
+pass (a warning is shown again until it is mended).
 
 dbt writes its manifest.json (and the graph) twice per build, after parsing and at the end, whole
 seconds of a small rollup. A rollup asks for it only when the manifest on disk was not written by
@@ -166,31 +172,97 @@ def _raw_kinds(unique_id: str, nodes: dict[str, dict], memo: dict[str, set[str]]
     return memo[unique_id]
 
 
-def fingerprints(conn: psycopg.Connection, code: str, manifest: Path) -> dict[str, tuple]:
-    """Every skippable node of the last parsed project (dbt's manifest.json): its name -> (its
-    relation, its fingerprint). A node's input is the project's code and the hash key (as for the
-    whole run) and the newest commit_seq of each raw table it reads. Empty without a manifest."""
-    if not manifest.exists():
-        return {}
-    parsed = json.loads(manifest.read_bytes())
-    skippable = _skippable_nodes(parsed)
-    every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
-    latest = dict(
+def read_manifest(manifest: Path) -> dict:
+    """dbt's manifest.json of the last parse; empty when there is none."""
+    return json.loads(manifest.read_bytes()) if manifest.exists() else {}
+
+
+def latest_batches(conn: psycopg.Connection) -> dict[str, str]:
+    """The newest committed batch of each kind of raw table: taken before the run, so that a
+    load committing during it is seen next time."""
+    return dict(
         conn.execute(
             "select kind, max(commit_seq)::text from raw.load_batches"
             " where status = 'loaded' group by kind"
         )
     )
+
+
+def _fingerprint(code: str, kinds: list[str], latest: dict[str, str]) -> str:
+    parts = [code, *(f"{kind}={latest.get(kind, '0')}" for kind in kinds)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def fingerprints(code: str, parsed: dict, latest: dict[str, str]) -> dict[str, tuple]:
+    """Every skippable node of the last parsed project (dbt's manifest): its name -> (its
+    relation, its fingerprint). A node's input is the project's code and the hash key (as for the
+    whole run) and the newest commit_seq of each raw table it reads. Empty without a manifest."""
+    skippable = _skippable_nodes(parsed)
+    every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
     memo: dict[str, set[str]] = {}
     found = {}
     for unique_id, node in skippable.items():
         # a view holds no rows: only its code changes it
         is_view = node["config"]["materialized"] == "view"
         kinds = [] if is_view else sorted(_raw_kinds(unique_id, every_node, memo))
-        parts = [code, *(f"{kind}={latest.get(kind, '0')}" for kind in kinds)]
         relation = f"{node['schema']}.{node['alias']}"
-        found[node["name"]] = (relation, hashlib.sha256("\0".join(parts).encode()).hexdigest())
+        found[node["name"]] = (relation, _fingerprint(code, kinds, latest))
     return found
+
+
+_LEDGER = "load_batches"
+
+
+def test_fingerprints(code: str, parsed: dict, latest: dict[str, str]) -> dict[str, str | None]:
+    """Every data test of the last parsed project: its name -> what the rows it reads are made
+    of, or None when they may change with any run (see the module's docstring)."""
+    skippable = _skippable_nodes(parsed)
+    every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
+    kinds_memo: dict[str, set[str]] = {}
+    settled_memo: dict[str, bool] = {}
+
+    def settled(unique_id: str) -> bool:
+        """Its rows are made of code and raw tables' batches alone: a raw table other than the
+        ledger, or a skippable node whose parents are such, or the view of the ledger (what
+        reads it keeps to its own kinds' batches, whose newest commit_seq its fingerprint
+        holds). Not an incremental model, nor what reads the clock or the ledger itself."""
+        if unique_id not in settled_memo:
+            if unique_id.startswith("source."):
+                settled_memo[unique_id] = ".platform." in unique_id and not unique_id.endswith(
+                    f".{_LEDGER}"
+                )
+            else:
+                settled_memo[unique_id] = unique_id in skippable and all(
+                    settled(parent) or _is_ledger_view(parent, every_node)
+                    for parent in every_node[unique_id]["depends_on"].get("nodes", [])
+                )
+        return settled_memo[unique_id]
+
+    def kinds(unique_id: str) -> set[str]:
+        if unique_id.startswith("source."):
+            return {unique_id.rsplit(".", 1)[1]}
+        return _raw_kinds(unique_id, every_node, kinds_memo)
+
+    found: dict[str, str | None] = {}
+    for node in parsed.get("nodes", {}).values():
+        if node["resource_type"] != "test":
+            continue
+        parents = node["depends_on"]["nodes"]
+        if parents and all(map(settled, parents)) and "current_timestamp" not in node["raw_code"]:
+            read = sorted(set().union(*map(kinds, parents)))
+            found[node["name"]] = _fingerprint(code, read, latest)
+        else:
+            found[node["name"]] = None
+    return found
+
+
+def _is_ledger_view(unique_id: str, every_node: dict) -> bool:
+    """A view of the ledger itself (staging's load batches): what reads it joins its own kinds'
+    batches, whose newest commit_seq its fingerprint holds."""
+    node = every_node.get(unique_id, {})
+    return node.get("config", {}).get("materialized") == "view" and any(
+        parent.endswith(f".platform.{_LEDGER}") for parent in node["depends_on"].get("nodes", [])
+    )
 
 
 def unchanged(conn: psycopg.Connection, current: dict[str, tuple]) -> list[str]:
@@ -209,6 +281,64 @@ def unchanged(conn: psycopg.Connection, current: dict[str, tuple]) -> list[str]:
         for name, (relation, fingerprint) in current.items()
         if recorded.get(name) == fingerprint and relation in existing
     )
+
+
+def left_out(
+    conn: psycopg.Connection, code: str, parsed: dict, latest: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """What the next `dbt build` can leave out: the nodes whose input is unchanged, and the
+    data tests that passed on the rows they would read."""
+    unchanged_nodes = unchanged(conn, fingerprints(code, parsed, latest))
+    return unchanged_nodes, passed_on_this_input(conn, test_fingerprints(code, parsed, latest))
+
+
+def record_built(
+    conn: psycopg.Connection,
+    code: str,
+    parsed: dict,
+    latest: dict[str, str],
+    test_statuses: dict[str, str],
+) -> None:
+    """After a successful rollup: what its nodes were built from, and its tests' verdicts."""
+    nodes = fingerprints(code, parsed, latest)
+    record(conn, {name: digest for name, (_, digest) in nodes.items()})
+    record_tests(conn, test_fingerprints(code, parsed, latest), test_statuses)
+
+
+def _test_key(name: str) -> str:
+    return f"test:{name}"
+
+
+def passed_on_this_input(conn: psycopg.Connection, tests: dict[str, str | None]) -> list[str]:
+    """The data tests that passed in a successful rollup on the rows they would read now."""
+    recorded = dict(
+        conn.execute(
+            "select node_name, fingerprint from ops.rollup_inputs where node_name like 'test:%'"
+        )
+    )
+    return sorted(
+        name
+        for name, fingerprint in tests.items()
+        if fingerprint is not None and recorded.get(_test_key(name)) == fingerprint
+    )
+
+
+def record_tests(
+    conn: psycopg.Connection, tests: dict[str, str | None], statuses: dict[str, str]
+) -> None:
+    """After a successful rollup: the input of each test it ran that passed; a test that did not
+    pass (or reads what changes with any run) keeps no record, so it runs next time."""
+    passed = {
+        _test_key(name): tests[name]
+        for name, status in statuses.items()
+        if status == "pass" and tests.get(name) is not None
+    }
+    with conn.transaction():
+        conn.execute(
+            "delete from ops.rollup_inputs where node_name = any(%s)",
+            [[_test_key(name) for name in statuses if _test_key(name) not in passed]],
+        )
+        record(conn, passed)
 
 
 def record(conn: psycopg.Connection, current: dict[str, str]) -> None:

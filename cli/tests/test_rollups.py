@@ -331,12 +331,20 @@ def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
     # a view only changes with its code; dim_models reads the clock; the rollups always run
     assert {"model_prices", "snp_organizations", "dim_users", "stg_platform__events"} <= skipped
     assert {"dim_models", "fct_usage_hourly"}.isdisjoint(skipped)
-    events_run = json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
-    assert any(".not_null_stg_platform__events_" in r["unique_id"] for r in events_run)
+    # the tests of what the new events change run; those that passed on the same rows do not
+    events_run = _tests_run()
+    assert {"not_null_stg_platform__events_event_id", "assert_usage_constraints_are_in_place"} <= (
+        events_run
+    )
+    assert {"not_null_dim_users_user_id", "not_null_model_prices_model_id"}.isdisjoint(events_run)
+    assert "data tests not run again" in events_only.output
+    # the rules the database enforces are checked in the catalog, not row by row
+    assert "not_null_fct_usage_hourly_usage_hour" not in events_run
     with pipeline.prices_csv.open("a") as prices:
         prices.write("gpt-4o,openai,2024-06-01 00:00:00,1.25,7.50\n")
     repriced = CliRunner().invoke(cli, ["rollup"])
     assert repriced.exit_code == 0 and "not rebuilt" not in repriced.output
+    assert {"not_null_model_prices_model_id", "not_null_dim_users_user_id"} <= _tests_run()
     pipeline.assert_matches_reference()
 
     with psycopg.connect(pipeline.url, autocommit=True) as conn:
@@ -350,6 +358,35 @@ def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
     result = CliRunner().invoke(cli, ["rollup"])
     assert result.exit_code == 1
     assert "assert_usage_constraints_are_in_place" in result.output
+
+
+def _tests_run():
+    """The names of the data tests the last dbt call ran."""
+    results = json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
+    return {r["unique_id"].split(".")[2] for r in results if r["unique_id"].startswith("test.")}
+
+
+def test_a_rollup_runs_again_a_test_that_did_not_pass(pipeline):
+    """A data test is left out only when it passed on the rows it would read: one that warned
+    runs (and warns) again, and passes once the rows are mended."""
+    pipeline.load("events", [event("e1", NOW - timedelta(hours=3))])
+    users = pipeline.workdir / "users.jsonl"
+    users.write_text(json.dumps({"user_id": "u-orphan", "org_id": "org_nowhere"}) + "\n")
+    assert CliRunner().invoke(cli, ["load", "--kind", "users", str(users)]).exit_code == 0
+    first = CliRunner().invoke(cli, ["rollup"])
+    assert first.exit_code == 0
+    orphans = "relationships_dim_users_org_id__org_id__ref_dim_organizations_"
+    assert orphans in _tests_run()
+    pipeline.load("events", [event("e2", NOW - timedelta(hours=2))])
+    assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
+    assert orphans in _tests_run() and "not_null_model_prices_model_id" not in _tests_run()
+
+    pipeline.load("organizations", [{"org_id": "org_nowhere", "name": "Found", "timezone": "UTC"}])
+    mended = CliRunner().invoke(cli, ["rollup"])
+    assert mended.exit_code == 0 and orphans in _tests_run()
+    pipeline.load("events", [event("e3", NOW - timedelta(hours=1))])
+    assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
+    assert orphans not in _tests_run()
 
 
 def test_a_rollup_with_nothing_new_still_follows_the_clock_and_the_catalog(pipeline):

@@ -1,14 +1,11 @@
 {% macro default__get_where_subquery(relation) -%}
     {#-
-        dbt's `where` config of a data test, with two placeholders that make a test cover what a
+        dbt's `where` config of a data test, with a placeholder that makes a test cover what a
         `tally rollup` changed, and the whole table everywhere else (a plain `dbt build`, `dbt
         test`, `tally verify`). `tally rollup` sets TALLY_TEST_SCOPE=run.
 
         __batches_of_this_run__: the rows of the load batches this run rolls up (commit_seq
         above the rollups' lowest watermark at the run's start, up to its upper bound).
-        __database_enforced__: no row in a rollup run, where the database enforces the rule on
-        every write (unique index, NOT NULL, CHECK; the singular test
-        assert_usage_constraints_are_in_place checks from the catalog that they are there).
     -#}
     {%- set where = config.get('where', '') -%}
     {%- if not where -%}
@@ -16,8 +13,7 @@
     {%- endif -%}
     {%- set in_run = env_var('TALLY_TEST_SCOPE', 'all') == 'run' -%}
     {%- set where = where
-        | replace('__batches_of_this_run__', tally_batches_of_this_run() if in_run else 'true')
-        | replace('__database_enforced__', 'false' if in_run else 'true') -%}
+        | replace('__batches_of_this_run__', tally_batches_of_this_run() if in_run else 'true') -%}
     {%- set filtered -%}
         (select * from {{ relation }} where {{ where }}) dbt_subquery
     {%- endset -%}

@@ -1,5 +1,5 @@
--- Assert that the rules `tally rollup` leaves to the database are in place (its data tests skip
--- them, `__database_enforced__`): on each rollup table the grain's valid unique index, the
+-- Assert that the rules `tally rollup` leaves to the database are in place (it leaves out the
+-- data tests tagged database_enforced): on each rollup table the grain's valid unique index, the
 -- contract's NOT NULL columns and its validated CHECK constraints; int_events_indexed's unique
 -- event_id; on the raw events and voids their primary keys. A catalog lookup: it costs the same at any table size.
 with
