@@ -254,7 +254,7 @@ def load(target, kind, as_json, paths):
       tally load --kind voids 'exports/voids-*.csv.gz' --json
       tally load --kind spans otel-export.json.gz
     """
-    from tally.load import load_paths
+    from tally.load.files import load_paths
     from tally.load.summary import text_lines
 
     summary = load_paths(target, list(paths), kind)

@@ -303,21 +303,22 @@ def test_the_reconciliation_rechecks_what_the_run_touched_and_verify_rechecks_al
 
 def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
     """`tally rollup` runs no unit test, its raw-layer tests read the run's new batches only (by
-    their ids), seeds and snapshots run only when their input changed, nothing runs when nothing
-    changed, and the rules left to the database are checked in the catalog: a CHECK constraint
-    dropped by hand fails the run."""
+    their ids), seeds and snapshots run only when their input changed, a test that passed on the
+    same rows does not run again, nothing runs when nothing changed, and the rules left to the
+    database are checked in the catalog: a NOT NULL on the raw events or a CHECK constraint on a
+    rollup dropped by hand fails the run."""
     pipeline.load("events", [event("e1", NOW - timedelta(hours=3))])
     assert CliRunner().invoke(cli, ["rollup"]).exit_code == 0
     results = json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
     kinds = {result["unique_id"].split(".")[0] for result in results}
     assert "unit_test" not in kinds and "test" in kinds
-    [unique_events] = [
+    [load_status] = [
         r
         for r in results
-        if r["unique_id"].startswith("test.tally.source_unique_platform_events_event_id")
+        if r["unique_id"].startswith("test.tally.accepted_values_stg_platform__load_batches_")
     ]
     [(batch_id,)] = query(pipeline.url, "select max(batch_id) from raw.load_batches")
-    assert f"batch_id in ({batch_id})" in unique_events["compiled_code"]
+    assert f"batch_id in ({batch_id})" in load_status["compiled_code"]
 
     [(runs_before,)] = query(pipeline.url, "select count(*) from ops.rollup_runs")
     nothing_new = CliRunner().invoke(cli, ["rollup"])
@@ -333,13 +334,13 @@ def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
     assert {"dim_models", "fct_usage_hourly"}.isdisjoint(skipped)
     # the tests of what the new events change run; those that passed on the same rows do not
     events_run = _tests_run()
-    assert {"not_null_stg_platform__events_event_id", "assert_usage_constraints_are_in_place"} <= (
-        events_run
-    )
+    assert "assert_usage_constraints_are_in_place" in events_run
+    assert "not_null_rpt_usage_reconciliation_org_id" in events_run
     assert {"not_null_dim_users_user_id", "not_null_model_prices_model_id"}.isdisjoint(events_run)
     assert "data tests not run again" in events_only.output
     # the rules the database enforces are checked in the catalog, not row by row
-    assert "not_null_fct_usage_hourly_usage_hour" not in events_run
+    enforced = {"not_null_fct_usage_hourly_usage_hour", "not_null_stg_platform__events_event_id"}
+    assert enforced.isdisjoint(events_run)
     with pipeline.prices_csv.open("a") as prices:
         prices.write("gpt-4o,openai,2024-06-01 00:00:00,1.25,7.50\n")
     repriced = CliRunner().invoke(cli, ["rollup"])
@@ -348,13 +349,20 @@ def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
     pipeline.assert_matches_reference()
 
     with psycopg.connect(pipeline.url, autocommit=True) as conn:
+        conn.execute("alter table raw.events alter column org_id drop not null")
+    pipeline.load("events", [event("e3", NOW - timedelta(hours=2))])
+    result = CliRunner().invoke(cli, ["rollup"])
+    assert result.exit_code == 1
+    assert "assert_usage_constraints_are_in_place" in result.output
+    with psycopg.connect(pipeline.url, autocommit=True) as conn:
+        conn.execute("alter table raw.events alter column org_id set not null")
         [(check,)] = conn.execute(
             "select conname from pg_constraint where contype = 'c'"
             " and conrelid = 'analytics.fct_usage_hourly'::regclass"
             " and pg_get_constraintdef(oid) like '%total_tokens%'"
         ).fetchall()
         conn.execute(f"alter table analytics.fct_usage_hourly drop constraint {check}")
-    pipeline.load("events", [event("e3", NOW - timedelta(hours=2))])
+    pipeline.load("events", [event("e4", NOW - timedelta(hours=2))])
     result = CliRunner().invoke(cli, ["rollup"])
     assert result.exit_code == 1
     assert "assert_usage_constraints_are_in_place" in result.output

@@ -1,7 +1,9 @@
 -- Assert that the rules `tally rollup` leaves to the database are in place (it leaves out the
 -- data tests tagged database_enforced): on each rollup table the grain's valid unique index, the
 -- contract's NOT NULL columns and its validated CHECK constraints; int_events_indexed's unique
--- event_id; on the raw events and voids their primary keys. A catalog lookup: it costs the same at any table size.
+-- event_id; on the raw events, voids and load batches their primary keys, the events' NOT NULL
+-- columns and validated CHECK constraint (status, service tier, tokens) and the batches' unique
+-- commit_seq. A catalog lookup: it costs the same at any table size.
 with
 
 rollups as (
@@ -29,6 +31,19 @@ raw_keyed as (
     select cast('{{ source("platform", "events") }}' as regclass) as table_oid
     union all
     select cast('{{ source("platform", "voids") }}' as regclass)
+    union all
+    select cast('{{ source("platform", "load_batches") }}' as regclass)
+
+),
+
+raw_events_not_null as (
+
+    select
+        cast('{{ source("platform", "events") }}' as regclass) as table_oid,
+        required.column_name
+    from (
+        values ('event_id'), ('org_id'), ('model_id'), ('event_time'), ('status')
+    ) as required (column_name)
 
 ),
 
@@ -102,6 +117,49 @@ missing as (
         select
         from pg_catalog.pg_constraint as constraints
         where constraints.conrelid = raw_keyed.table_oid and constraints.contype = 'p'
+    )
+
+    union all
+
+    select
+        raw_events_not_null.table_oid,
+        'not null ' || raw_events_not_null.column_name as rule
+    from raw_events_not_null
+    where not exists (
+        select
+        from pg_catalog.pg_attribute as columns
+        where
+            columns.attrelid = raw_events_not_null.table_oid
+            and columns.attname = raw_events_not_null.column_name
+            and columns.attnotnull
+    )
+
+    union all
+
+    select
+        cast('{{ source("platform", "events") }}' as regclass) as table_oid,
+        'check constraint events_values_check' as rule
+    where not exists (
+        select
+        from pg_catalog.pg_constraint as constraints
+        where
+            constraints.conrelid = cast('{{ source("platform", "events") }}' as regclass)
+            and constraints.conname = 'events_values_check'
+            and constraints.convalidated
+    )
+
+    union all
+
+    select
+        cast('{{ source("platform", "load_batches") }}' as regclass) as table_oid,
+        'unique commit_seq' as rule
+    where not exists (
+        select
+        from pg_catalog.pg_constraint as constraints
+        where
+            constraints.conrelid = cast('{{ source("platform", "load_batches") }}' as regclass)
+            and constraints.contype = 'u'
+            and pg_catalog.pg_get_constraintdef(constraints.oid) = 'UNIQUE (commit_seq)'
     )
 
 )
