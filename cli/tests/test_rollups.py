@@ -271,6 +271,7 @@ def test_a_full_refresh_over_existing_tables_keeps_the_grain_index(pipeline):
         ("analytics.fct_usage_daily_v1",),
         ("analytics.fct_usage_daily_v2",),
         ("analytics.fct_usage_hourly",),
+        ("analytics.rpt_usage_reconciliation",),
     ]
 
 
@@ -335,7 +336,13 @@ def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):
     # the tests of what the new events change run; those that passed on the same rows do not
     events_run = _tests_run()
     assert "assert_usage_constraints_are_in_place" in events_run
-    assert "not_null_rpt_usage_reconciliation_org_id" in events_run
+    # the reconciliation's tests read the rows the run wrote
+    [report_test] = [
+        r
+        for r in json.loads((artifacts_dir() / "run_results.json").read_text())["results"]
+        if ".not_null_rpt_usage_reconciliation_org_id." in r["unique_id"]
+    ]
+    assert "reconciled_by_invocation_id = '" in report_test["compiled_code"]
     assert {"not_null_dim_users_user_id", "not_null_model_prices_model_id"}.isdisjoint(events_run)
     assert "data tests not run again" in events_only.output
     # the rules the database enforces are checked in the catalog, not row by row

@@ -1,12 +1,13 @@
-{% macro usage_lookup_index(name, columns) -%}
-    {{ return(adapter.dispatch('usage_lookup_index', 'tally')(name, columns)) }}
+{% macro usage_lookup_index(name, columns, where=none) -%}
+    {{ return(adapter.dispatch('usage_lookup_index', 'tally')(name, columns, where)) }}
 {%- endmacro %}
 
-{% macro postgres__usage_lookup_index(name, columns) -%}
+{% macro postgres__usage_lookup_index(name, columns, where=none) -%}
     {#-
-        A B-tree index <table>__<name> on `columns` for the questions analysts ask of a rollup
-        (one organization's dates, say). Dropped first on a full refresh, as the grain index is:
-        the table being replaced still holds the name until the run commits.
+        A B-tree index <table>__<name> on `columns` for the questions asked of a table (one
+        organization's dates, say), of the rows `where` holds if given. Dropped first on a full
+        refresh, as the grain index is: the table being replaced still holds the name until the
+        run commits.
     -#}
     {%- set index_name = this.identifier ~ '__' ~ name -%}
     {%- if not is_incremental() %}
@@ -14,9 +15,10 @@
     {%- endif %}
     create index if not exists {{ index_name }}
     on {{ this }} ({{ columns | join(', ') }})
+    {%- if where %} where {{ where }}{% endif %}
 {%- endmacro %}
 
-{% macro spark__usage_lookup_index(name, columns) -%}
+{% macro spark__usage_lookup_index(name, columns, where=none) -%}
     {#- Spark has no indexes: its tables are read by partition (the time bucket). -#}
     select 1
 {%- endmacro %}

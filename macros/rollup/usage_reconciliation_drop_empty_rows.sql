@@ -7,14 +7,14 @@
         Post-hook of rpt_usage_reconciliation: an incremental run rewrites every (org_id,
         usage_date) its change set touches, also those whose events were all voided or moved to
         another date; a row that no side counts any more is deleted, as a full refresh would not
-        have it. The table holds one row per organization and date, so the scan is small.
+        have it. Only the rows this run wrote can have become empty.
     -#}
     delete from {{ this }}
     where
+        reconciled_by_invocation_id = '{{ invocation_id }}'
         {%- for measure in usage_measures() %}
-        {%- set outer_loop = loop %}
         {%- for side in ['raw', 'daily', 'raw_hour_basis', 'hourly'] %}
-        {% if not (outer_loop.first and loop.first) %}and {% endif %}{{ side }}_{{ measure.name }} = 0
+        and {{ side }}_{{ measure.name }} = 0
         {%- endfor %}
         {%- endfor %}
 {%- endmacro %}

@@ -1,11 +1,12 @@
 {% macro default__get_where_subquery(relation) -%}
     {#-
-        dbt's `where` config of a data test, with a placeholder that makes a test cover what a
+        dbt's `where` config of a data test, with placeholders that make a test cover what a
         `tally rollup` changed, and the whole table everywhere else (a plain `dbt build`, `dbt
         test`, `tally verify`). `tally rollup` sets TALLY_TEST_SCOPE=run.
 
         __batches_of_this_run__: the rows of the load batches this run rolls up (commit_seq
         above the rollups' lowest watermark at the run's start, up to its upper bound).
+        __reconciled_by_this_run__: the rows of rpt_usage_reconciliation this run wrote.
     -#}
     {%- set where = config.get('where', '') -%}
     {%- if not where -%}
@@ -13,7 +14,9 @@
     {%- endif -%}
     {%- set in_run = env_var('TALLY_TEST_SCOPE', 'all') == 'run' -%}
     {%- set where = where
-        | replace('__batches_of_this_run__', tally_batches_of_this_run() if in_run else 'true') -%}
+        | replace('__batches_of_this_run__', tally_batches_of_this_run() if in_run else 'true')
+        | replace('__reconciled_by_this_run__',
+                  "reconciled_by_invocation_id = '" ~ invocation_id ~ "'" if in_run else 'true') -%}
     {%- set filtered -%}
         (select * from {{ relation }} where {{ where }}) dbt_subquery
     {%- endset -%}

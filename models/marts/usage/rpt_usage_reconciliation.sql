@@ -24,6 +24,9 @@
         post_hook=[
             "{{ rollup_record_state(prices=ref('int_model_prices_banded'), organization_timezones=ref('int_organizations_versioned')) }}",
             "{{ usage_reconciliation_drop_empty_rows() }}",
+            "{{ usage_grain_index(['org_id', 'usage_date']) }}",
+            "{{ usage_lookup_index('invocation', ['reconciled_by_invocation_id']) }}",
+            "{{ usage_lookup_index('mismatches', ['org_id', 'usage_date'], where=\"status = 'mismatch'\") }}",
         ],
     )
 }}

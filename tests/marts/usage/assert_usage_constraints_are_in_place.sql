@@ -1,9 +1,10 @@
 -- Assert that the rules `tally rollup` leaves to the database are in place (it leaves out the
 -- data tests tagged database_enforced): on each rollup table the grain's valid unique index, the
 -- contract's NOT NULL columns and its validated CHECK constraints; int_events_indexed's unique
--- event_id; on the raw events, voids and load batches their primary keys, the events' NOT NULL
--- columns and validated CHECK constraint (status, service tier, tokens) and the batches' unique
--- commit_seq. A catalog lookup: it costs the same at any table size.
+-- event_id; rpt_usage_reconciliation's unique (org_id, usage_date); on the raw events, voids and
+-- load batches their primary keys, the events' NOT NULL columns and validated CHECK constraint
+-- (status, service tier, tokens) and the batches' unique commit_seq. A catalog lookup: it costs
+-- the same at any table size.
 with
 
 rollups as (
@@ -105,6 +106,21 @@ missing as (
             and indexes.indisunique
             and indexes.indisvalid
             and indexes.indnkeyatts = 1
+    )
+
+    union all
+
+    select
+        cast('{{ ref("rpt_usage_reconciliation") }}' as regclass) as table_oid,
+        'unique (org_id, usage_date) index' as rule
+    where not exists (
+        select
+        from pg_catalog.pg_index as indexes
+        where
+            indexes.indrelid = cast('{{ ref("rpt_usage_reconciliation") }}' as regclass)
+            and indexes.indisunique
+            and indexes.indisvalid
+            and indexes.indnkeyatts = 2
     )
 
     union all
