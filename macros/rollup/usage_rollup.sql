@@ -30,8 +30,10 @@
     {%- set tested_node = model.get('tested_node_unique_id') or '' -%}
     {%- set model_name = this.identifier or tested_node.split('.', 2)[-1].replace('.v', '_v') -%}
     {%- set new_batch_hint = none -%}
+    {%- set repriced_hint = none -%}
     {%- if incremental and execute and not tested_node -%}
         {%- set new_batch_hint = usage_new_batch_ids(model_name, load_batches, run_id) -%}
+        {%- set repriced_hint = usage_repriced_since(model_name, run_id, load_batches, prices) -%}
         {#- the lookup of price edits and time-zone changes must hold every event this table
             already counts (newer ones come in through their batches) -#}
         {%- set lookup_query -%}
@@ -117,6 +119,18 @@ changed_events as (
                 indexed.model_id = changed_prices.model_id
                 and indexed.event_at >= changed_prices.effective_from
                 and (changed_prices.effective_to is null or indexed.event_at < changed_prices.effective_to)
+        {%- if repriced_hint is not none %}
+        -- the same models and periods as literals, read when the model compiled (a superset:
+        -- the join decides), so the planner reads the period through the (model_id, event_at)
+        -- index instead of every event
+        where
+            {%- for model_id, since in repriced_hint %}
+            (indexed.model_id = '{{ model_id | replace("'", "''") }}' and indexed.event_at >= '{{ since }}')
+            {%- if not loop.last %} or{% endif %}
+            {%- else %}
+            false
+            {%- endfor %}
+        {%- endif %}
     ))
     {%- if by_local_date %}
 
