@@ -30,10 +30,11 @@
     {%- set tested_node = model.get('tested_node_unique_id') or '' -%}
     {%- set model_name = this.identifier or tested_node.split('.', 2)[-1].replace('.v', '_v') -%}
     {%- set new_batch_hint = none -%}
-    {%- set repriced_hint = none -%}
+    {%- set change_hint = none -%}
     {%- if incremental and execute and not tested_node -%}
         {%- set new_batch_hint = usage_new_batch_ids(model_name, load_batches, run_id) -%}
-        {%- set repriced_hint = usage_repriced_since(model_name, run_id, load_batches, prices) -%}
+        {%- set change_hint = usage_change_literals(
+            model_name, run_id, load_batches, prices, organization_timezones, by_local_date) -%}
         {#- the lookup of price edits and time-zone changes must hold every event this table
             already counts (newer ones come in through their batches) -#}
         {%- set lookup_query -%}
@@ -119,12 +120,12 @@ changed_events as (
                 indexed.model_id = changed_prices.model_id
                 and indexed.event_at >= changed_prices.effective_from
                 and (changed_prices.effective_to is null or indexed.event_at < changed_prices.effective_to)
-        {%- if repriced_hint is not none %}
+        {%- if change_hint is not none %}
         -- the same models and periods as literals, read when the model compiled (a superset:
         -- the join decides), so the planner reads the period through the (model_id, event_at)
         -- index instead of every event
         where
-            {%- for model_id, since in repriced_hint %}
+            {%- for model_id, since in change_hint.repriced %}
             (indexed.model_id = '{{ model_id | replace("'", "''") }}' and indexed.event_at >= '{{ since }}')
             {%- if not loop.last %} or{% endif %}
             {%- else %}
@@ -143,7 +144,19 @@ changed_events as (
     where events.event_id = any(array(
         select indexed.event_id
         from {{ events_indexed }} as indexed
-        where indexed.org_id in (select changed_timezones.org_id from changed_timezones)
+        where
+            indexed.org_id in (select changed_timezones.org_id from changed_timezones)
+            {%- if change_hint is not none %}
+            -- the same organizations as literals, read when the model compiled, so the planner
+            -- reads their rows through the org_id index instead of every event
+            and indexed.org_id in (
+                {%- for org_id, _ in change_hint.moved -%}
+                '{{ org_id | replace("'", "''") }}'{{ ', ' if not loop.last }}
+                {%- else -%}
+                null
+                {%- endfor -%}
+            )
+            {%- endif %}
     ))
     {%- endif %}
 
