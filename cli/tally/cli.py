@@ -270,7 +270,11 @@ def load(target, kind, as_json, paths):
 
 @cli.command(context_settings=CONTEXT)
 @target_option
-@click.option("--full-refresh", is_flag=True, help="Rebuild every rollup from the raw events.")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild every rollup from the raw events (then vacuum and analyze the new tables).",
+)
 @audited
 def rollup(target, full_refresh):
     """Build seeds, snapshots, models and their tests incrementally (dbt build).

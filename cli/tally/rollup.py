@@ -119,10 +119,31 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
         if result.success:
             rollup_inputs.record_built(lock_conn, code, parsed, latest, _test_statuses(result))
             rollup_inputs.record_run(lock_conn, run_inputs)
+            if full_refresh:
+                _vacuum(lock_conn, _incremental_relations(result))
     summary = _checked(result)
     summary.unchanged = unchanged
     summary.tests_passed_before = len(passed)
     return summary
+
+
+def _incremental_relations(result) -> list[str]:
+    return [
+        f'"{node_result.node.schema}"."{node_result.node.alias}"'
+        for node_result in getattr(result.result, "results", None) or []
+        if node_result.node.resource_type == "model"
+        and node_result.node.config.materialized == "incremental"
+    ]
+
+
+def _vacuum(conn, relations: list[str]) -> None:
+    """After a full refresh: the tables it rebuilt vacuumed and analyzed at once, rather than
+    by an autovacuum worker whenever its round comes, which on large tables can be during the
+    next rollups (docs/rollups.md, "After a full refresh")."""
+    if not relations:
+        return
+    click.echo(f"vacuuming and analyzing the {len(relations)} rebuilt tables...", err=True)
+    conn.execute(f"vacuum (analyze) {', '.join(relations)}")
 
 
 def _test_statuses(result) -> dict[str, str]:

@@ -275,6 +275,22 @@ def test_a_full_refresh_over_existing_tables_keeps_the_grain_index(pipeline):
     ]
 
 
+def test_tally_rollup_full_refresh_leaves_the_rebuilt_tables_vacuumed(pipeline):
+    """Left to autovacuum, the new tables' pages were written again minutes later, during the
+    next rollups; `tally rollup --full-refresh` vacuums and analyzes them itself."""
+    pipeline.load("events", [event("e", NOW - timedelta(hours=1))])
+    result = CliRunner().invoke(cli, ["rollup", "--full-refresh"])
+    assert result.exit_code == 0, result.output
+    vacuumed = query(
+        pipeline.url,
+        "select relname from pg_stat_user_tables where last_vacuum is not null"
+        " and schemaname in ('analytics', 'intermediate') order by 1",
+    )
+    assert {"fct_usage_hourly", "int_events_indexed", "rpt_usage_reconciliation"} <= {
+        name for (name,) in vacuumed
+    }
+
+
 def test_the_reconciliation_rechecks_what_the_run_touched_and_verify_rechecks_all(pipeline):
     """`tally rollup` recomputes the report's rows for the (org, date) pairs its change set
     touches; the rest wait for `--full-refresh` (what `tally verify` runs), which finds them."""
