@@ -43,13 +43,22 @@ class RollupSummary:
     up_to_date_since: datetime | None = None
 
 
+def _node_results(result) -> list:
+    """Each node's result in dbt's result (none when dbt stopped before running nodes)."""
+    return getattr(result.result, "results", None) or []
+
+
+def _is_incremental_model(node) -> bool:
+    return node.resource_type == "model" and node.config.materialized == "incremental"
+
+
 def _summarise(result) -> RollupSummary:
     summary = RollupSummary()
-    for node_result in getattr(result.result, "results", None) or []:
+    for node_result in _node_results(result):
         node = node_result.node
         if str(node_result.status) in {"error", "fail"}:
             summary.failed.append(node.name)
-        elif node.resource_type == "model" and node.config.materialized == "incremental":
+        elif _is_incremental_model(node):
             rows = (node_result.adapter_response or {}).get("rows_affected")
             summary.rows_changed[node.alias or node.name] = rows if rows is not None else -1
     return summary
@@ -130,9 +139,8 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
 def _incremental_relations(result) -> list[str]:
     return [
         f'"{node_result.node.schema}"."{node_result.node.alias}"'
-        for node_result in getattr(result.result, "results", None) or []
-        if node_result.node.resource_type == "model"
-        and node_result.node.config.materialized == "incremental"
+        for node_result in _node_results(result)
+        if _is_incremental_model(node_result.node)
     ]
 
 
@@ -149,7 +157,7 @@ def _vacuum(conn, relations: list[str]) -> None:
 def _test_statuses(result) -> dict[str, str]:
     return {
         node_result.node.name: str(node_result.status)
-        for node_result in getattr(result.result, "results", None) or []
+        for node_result in _node_results(result)
         if node_result.node.resource_type == "test"
     }
 

@@ -27,6 +27,24 @@ rollups as (
 
 ),
 
+-- each table whose grain a unique index enforces, and the grain's width
+uniquely_indexed as (
+
+    select
+        rollups.table_oid,
+        rollups.grain_columns
+    from rollups
+    union all
+    select
+        cast('{{ ref("int_events_indexed") }}' as regclass),
+        1
+    union all
+    select
+        cast('{{ ref("rpt_usage_reconciliation") }}' as regclass),
+        2
+
+),
+
 raw_keyed as (
 
     select cast('{{ source("platform", "events") }}' as regclass) as table_oid
@@ -51,17 +69,17 @@ raw_events_not_null as (
 missing as (
 
     select
-        rollups.table_oid,
+        uniquely_indexed.table_oid,
         'unique grain index' as rule
-    from rollups
+    from uniquely_indexed
     where not exists (
         select
         from pg_catalog.pg_index as indexes
         where
-            indexes.indrelid = rollups.table_oid
+            indexes.indrelid = uniquely_indexed.table_oid
             and indexes.indisunique
             and indexes.indisvalid
-            and indexes.indnkeyatts = rollups.grain_columns
+            and indexes.indnkeyatts = uniquely_indexed.grain_columns
     )
 
     union all
@@ -92,36 +110,6 @@ missing as (
         and not columns.attisdropped
         and not columns.attnotnull
         and columns.attname not in ('user_id', 'api_key_id', 'cost_usd')
-
-    union all
-
-    select
-        cast('{{ ref("int_events_indexed") }}' as regclass) as table_oid,
-        'unique event_id index' as rule
-    where not exists (
-        select
-        from pg_catalog.pg_index as indexes
-        where
-            indexes.indrelid = cast('{{ ref("int_events_indexed") }}' as regclass)
-            and indexes.indisunique
-            and indexes.indisvalid
-            and indexes.indnkeyatts = 1
-    )
-
-    union all
-
-    select
-        cast('{{ ref("rpt_usage_reconciliation") }}' as regclass) as table_oid,
-        'unique (org_id, usage_date) index' as rule
-    where not exists (
-        select
-        from pg_catalog.pg_index as indexes
-        where
-            indexes.indrelid = cast('{{ ref("rpt_usage_reconciliation") }}' as regclass)
-            and indexes.indisunique
-            and indexes.indisvalid
-            and indexes.indnkeyatts = 2
-    )
 
     union all
 
