@@ -1,6 +1,7 @@
 """The `tally` command line: a thin click layer over the modules that do the work."""
 
 import functools
+import gc
 import json
 import sys
 from pathlib import Path
@@ -652,6 +653,16 @@ def restore(target, path):
 def main():
     """Run the CLI; a usage error is one line on stderr with exit status 2, as in Unix tools."""
     logs.configure(logs.requested_format(sys.argv[1:]))
+    try:
+        _run_cli()
+    finally:
+        # A command that ran dbt leaves hundreds of thousands of objects, which the interpreter's
+        # collections at exit would walk for nothing: 0.4 s after a rollup, measured. Frozen,
+        # they are freed by the process's exit instead.
+        gc.freeze()
+
+
+def _run_cli():
     try:
         status = cli.main(prog_name="tally", standalone_mode=False)
     except click.UsageError as error:

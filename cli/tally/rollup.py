@@ -95,6 +95,7 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
         if not lock_conn.execute("select pg_try_advisory_lock(%s)", [locks.ROLLUP]).fetchone()[0]:
             click.echo("waiting for another tally rollup on this database to finish...", err=True)
             lock_conn.execute("select pg_advisory_lock(%s)", [locks.ROLLUP])
+        started_at = rollup_inputs.clock(lock_conn)
         code = rollup_inputs.code_digest(project_dir())
         run_inputs = rollup_inputs.run_inputs(lock_conn, code)
         if not full_refresh:
@@ -127,7 +128,7 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
             parsed = rollup_inputs.read_manifest(manifest)  # this run's: the graph it built
         if result.success:
             rollup_inputs.record_built(lock_conn, code, parsed, latest, _test_statuses(result))
-            rollup_inputs.record_run(lock_conn, run_inputs)
+            rollup_inputs.record_run(lock_conn, run_inputs, started_at)
             if full_refresh:
                 _vacuum(lock_conn, _incremental_relations(result))
     summary = _checked(result)

@@ -3,22 +3,24 @@ last successful rollup, else the seeds and snapshots whose input has not.
 
 The whole run reads the project's code, the committed load batches, the schema migrations, the
 personal-data hash key, the relations it built and the clock (dim_models' current price,
-dim_api_keys' is_active). Its fingerprint covers all but the clock, whose next change (the next
-price boundary or key revocation after the last rollup) is recorded beside it; a rollup that finds
-both unchanged and that instant still ahead has nothing to build and runs no dbt at all.
+dim_api_keys' is_active). Its fingerprint covers all but the clock, whose next change (the first
+price boundary or key revocation after the last rollup started) is recorded beside it; a rollup
+that finds both unchanged and that instant still ahead has nothing to build and runs no dbt at
+all.
 
-Else each seed, snapshot, view and table (not the incremental models, nor a model that reads
-the clock) has a fingerprint: the project's code, the hash key, and but for a view the newest
-commit_seq of each raw table it reads through its upstream nodes (from dbt's manifest.json of
-the last parse). It is recorded in ops.rollup_inputs after a successful rollup; a node whose
-fingerprint matches, and whose relation exists, is left out of the next `dbt build`. A full
-refresh builds everything.
+Else each seed, snapshot, view and table (not the incremental models) has a fingerprint: the
+project's code, the hash key, and but for a view the newest commit_seq of each raw table it reads
+through its upstream nodes (from dbt's manifest.json of the last parse). It is recorded in
+ops.rollup_inputs after a successful rollup; a node whose fingerprint matches, and whose relation
+exists, is left out of the next `dbt build`, but for a model that reads the clock once the
+clock's recorded next change has come. A full refresh builds everything.
 
 So is a data test whose relations hold the same rows as when it last passed: each relation it
 reads is such a node, or a view or raw table, whose rows are made of the same code and the same
 raw tables' batches (a view's rows change with them too). A test of an incremental model, of
-the ledger of batches or of what reads the clock runs every time; so does a test that did not
-pass (a warning is shown again until it is mended).
+the ledger of batches runs every time, and so does a test of what reads the clock once the
+clock has moved; so does a test that did not pass (a warning is shown again until it is
+mended).
 
 dbt writes its manifest.json (and the graph) twice per build, after parsing and at the end, whole
 seconds of a small rollup. A rollup asks for it only when the manifest on disk was not written by
@@ -47,7 +49,7 @@ select min(moment) from (
     union all select effective_to from staging.stg_reference__model_prices
     union all select revoked_at from staging.stg_platform__api_keys
 ) as moments
-where moment > now()
+where moment > %s
 """
 _BUILT_RELATIONS_SQL = """
 select coalesce(string_agg(
@@ -121,10 +123,25 @@ def nothing_to_build(conn: psycopg.Connection, inputs: str) -> datetime | None:
     }
     if RUN not in recorded or recorded[RUN][0] != run_fingerprint(conn, inputs):
         return None
-    next_change = recorded.get(NEXT_CLOCK_CHANGE, ("", None))[0]
-    if next_change and conn.execute("select %s::timestamptz <= now()", [next_change]).fetchone()[0]:
+    if clock_moved(conn):
         return None
     return recorded[RUN][1]
+
+
+def clock(conn: psycopg.Connection) -> datetime:
+    """The database's clock, which the models' current_timestamp reads."""
+    return conn.execute("select now()").fetchone()[0]
+
+
+def clock_moved(conn: psycopg.Connection) -> bool:
+    """Whether a model that reads the clock may now read it otherwise than when it was last
+    built: no successful rollup recorded the clock's next change, or that instant has come."""
+    row = conn.execute(
+        "select fingerprint = '' or fingerprint::timestamptz > now() from ops.rollup_inputs"
+        " where node_name = %s",
+        [NEXT_CLOCK_CHANGE],
+    ).fetchone()
+    return row is None or not row[0]
 
 
 def forget_run(conn: psycopg.Connection) -> None:
@@ -132,9 +149,10 @@ def forget_run(conn: psycopg.Connection) -> None:
     conn.execute("delete from ops.rollup_inputs where node_name = %s", [RUN])
 
 
-def record_run(conn: psycopg.Connection, inputs: str) -> None:
-    """After a successful rollup: what it read, and when a clock-dependent row changes next."""
-    next_change = conn.execute(_NEXT_CLOCK_CHANGE_SQL).fetchone()[0]
+def record_run(conn: psycopg.Connection, inputs: str, started_at: datetime) -> None:
+    """After a successful rollup: what it read, and when a clock-dependent row changes next
+    after the rollup started (a boundary passed while its models read the clock counts)."""
+    next_change = conn.execute(_NEXT_CLOCK_CHANGE_SQL, [started_at]).fetchone()[0]
     record(
         conn,
         {
@@ -144,9 +162,14 @@ def record_run(conn: psycopg.Connection, inputs: str) -> None:
     )
 
 
-def _skippable_nodes(manifest: dict) -> dict[str, dict]:
-    """Seeds, snapshots, views and tables that do not read the clock, by unique id (incremental
-    models always run: with nothing new they cost a lookup of their change set)."""
+def _reads_clock(node: dict) -> bool:
+    return "current_timestamp" in node.get("raw_code", "")
+
+
+def _skippable_nodes(manifest: dict, clock_moved: bool) -> dict[str, dict]:
+    """Seeds, snapshots, views and tables, by unique id, but those that read the clock once it
+    has moved (incremental models always run: with nothing new they cost a lookup of their
+    change set)."""
     nodes = manifest.get("nodes", {})
     return {
         unique_id: node
@@ -154,7 +177,7 @@ def _skippable_nodes(manifest: dict) -> dict[str, dict]:
         if node["resource_type"] in ("seed", "snapshot", "model")
         and node["config"].get("materialized") in ("seed", "snapshot", "view", "table")
         and node.get("config", {}).get("enabled", True)
-        and "current_timestamp" not in node.get("raw_code", "")
+        and not (clock_moved and _reads_clock(node))
     }
 
 
@@ -193,11 +216,13 @@ def _fingerprint(code: str, kinds: list[str], latest: dict[str, str]) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def fingerprints(code: str, parsed: dict, latest: dict[str, str]) -> dict[str, tuple]:
+def fingerprints(
+    code: str, parsed: dict, latest: dict[str, str], clock_moved: bool = False
+) -> dict[str, tuple]:
     """Every skippable node of the last parsed project (dbt's manifest): its name -> (its
     relation, its fingerprint). A node's input is the project's code and the hash key (as for the
     whole run) and the newest commit_seq of each raw table it reads. Empty without a manifest."""
-    skippable = _skippable_nodes(parsed)
+    skippable = _skippable_nodes(parsed, clock_moved)
     every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
     memo: dict[str, set[str]] = {}
     found = {}
@@ -213,10 +238,12 @@ def fingerprints(code: str, parsed: dict, latest: dict[str, str]) -> dict[str, t
 _LEDGER = "load_batches"
 
 
-def test_fingerprints(code: str, parsed: dict, latest: dict[str, str]) -> dict[str, str | None]:
+def test_fingerprints(
+    code: str, parsed: dict, latest: dict[str, str], clock_moved: bool = False
+) -> dict[str, str | None]:
     """Every data test of the last parsed project: its name -> what the rows it reads are made
     of, or None when they may change with any run (see the module's docstring)."""
-    skippable = _skippable_nodes(parsed)
+    skippable = _skippable_nodes(parsed, clock_moved)
     every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
     kinds_memo: dict[str, set[str]] = {}
     settled_memo: dict[str, bool] = {}
@@ -225,7 +252,8 @@ def test_fingerprints(code: str, parsed: dict, latest: dict[str, str]) -> dict[s
         """Its rows are made of code and raw tables' batches alone: a raw table other than the
         ledger, or a skippable node whose parents are such, or the view of the ledger (what
         reads it keeps to its own kinds' batches, whose newest commit_seq its fingerprint
-        holds). Not an incremental model, nor what reads the clock or the ledger itself."""
+        holds). Not an incremental model, nor the ledger itself, nor what reads the clock once
+        it has moved."""
         if unique_id not in settled_memo:
             if unique_id.startswith("source."):
                 settled_memo[unique_id] = ".platform." in unique_id and not unique_id.endswith(
@@ -248,7 +276,7 @@ def test_fingerprints(code: str, parsed: dict, latest: dict[str, str]) -> dict[s
         if node["resource_type"] != "test":
             continue
         parents = node["depends_on"]["nodes"]
-        if parents and all(map(settled, parents)) and "current_timestamp" not in node["raw_code"]:
+        if parents and all(map(settled, parents)) and not (clock_moved and _reads_clock(node)):
             read = sorted(set().union(*map(kinds, parents)))
             found[node["name"]] = _fingerprint(code, read, latest)
         else:
@@ -288,8 +316,11 @@ def left_out(
 ) -> tuple[list[str], list[str]]:
     """What the next `dbt build` can leave out: the nodes whose input is unchanged, and the
     data tests that passed on the rows they would read."""
-    unchanged_nodes = unchanged(conn, fingerprints(code, parsed, latest))
-    return unchanged_nodes, passed_on_this_input(conn, test_fingerprints(code, parsed, latest))
+    moved = clock_moved(conn)
+    unchanged_nodes = unchanged(conn, fingerprints(code, parsed, latest, moved))
+    return unchanged_nodes, passed_on_this_input(
+        conn, test_fingerprints(code, parsed, latest, moved)
+    )
 
 
 def record_built(
