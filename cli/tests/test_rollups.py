@@ -293,29 +293,33 @@ def test_tally_rollup_full_refresh_leaves_the_rebuilt_tables_vacuumed(pipeline):
 
 def test_the_reconciliation_rechecks_what_the_run_touched_and_verify_rechecks_all(pipeline):
     """`tally rollup` recomputes the report's rows for the (org, date) pairs its change set
-    touches; the rest wait for `--full-refresh` (what `tally verify` runs), which finds them."""
+    touches, reading the daily rollup's rows of those dates and the hourly rollup's of the hours
+    it touched; the rest wait for `--full-refresh` (what `tally verify` runs), which finds them."""
     noon = NOW.replace(hour=12, minute=0, second=0)
     touched, untouched = noon - timedelta(days=2), noon - timedelta(days=4)
     pipeline.load("events", [event("t1", touched), event("u1", untouched)])
     pipeline.rollup()
     with psycopg.connect(pipeline.url, autocommit=True) as conn:
-        conn.execute(
-            "update analytics.fct_usage_daily_v2"
-            " set request_count = request_count + 1, success_count = success_count + 1"
-        )
+        for table in ("fct_usage_daily_v2", "fct_usage_hourly"):
+            conn.execute(
+                f"update analytics.{table}"
+                " set request_count = request_count + 1, success_count = success_count + 1"
+            )
     pipeline.load("events", [event("t2", touched + timedelta(minutes=1))])
     pipeline.rollup()
 
     def mismatched():
+        """Each mismatched date, with whether its daily and its hourly side differ from raw."""
         return query(
             pipeline.url,
-            "select usage_date from analytics.rpt_usage_reconciliation"
-            " where status = 'mismatch' order by 1",
+            "select usage_date, daily_request_count <> raw_request_count,"
+            " hourly_request_count <> raw_hour_basis_request_count"
+            " from analytics.rpt_usage_reconciliation where status = 'mismatch' order by 1",
         )
 
-    assert mismatched() == [(touched.date(),)]
+    assert mismatched() == [(touched.date(), True, True)]
     assert run_dbt("local", "run", "--select", "rpt_usage_reconciliation", "--full-refresh").success
-    assert mismatched() == [(untouched.date(),), (touched.date(),)]
+    assert mismatched() == [(untouched.date(), True, True), (touched.date(), True, True)]
 
 
 def test_tally_rollup_tests_what_it_changed_and_finds_a_missing_check(pipeline):

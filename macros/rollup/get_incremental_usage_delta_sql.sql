@@ -13,7 +13,9 @@
         One MERGE per pattern of NULLs in the nullable keys (NULL or not in each), so that every
         key is an index condition (`=` or `is null`): `is not distinct from` is not indexable, and
         a lookup on the other keys alone reads every row of an organization's hour. Each MERGE
-        takes its delta rows in the grain index's order.
+        takes its delta rows in the grain index's order. A model configured with
+        `hourly_org_sums=true` (fct_usage_hourly) then sums the hours it touched again into
+        ops.rollup_hourly_org_sums (usage_hourly_org_sums.sql), in the same transaction.
     -#}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
@@ -66,6 +68,9 @@
         {{ usage_row_cost_usd('delta.priced_cost_usd', 'delta.unpriced_request_count') }}
     );
     {%- endfor %}
+    {%- if config.get('hourly_org_sums', false) and usage_hourly_org_sums_exist() %}
+    {{ usage_hourly_org_sums_refresh(target, source) }}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro spark__get_incremental_usage_delta_sql(arg_dict) -%}

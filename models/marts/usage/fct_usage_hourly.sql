@@ -6,11 +6,13 @@
         on_schema_change='fail',
         unique_key=['usage_hour', 'org_id', 'user_id', 'api_key_id', 'model_id'],
         nullable_unique_key=['user_id', 'api_key_id'],
+        hourly_org_sums=true,
         pre_hook=["{{ rollup_lock_watermark() }}"],
         post_hook=[
             "{{ rollup_record_state(prices=ref('int_model_prices_banded')) }}",
             "{{ usage_grain_index(['usage_hour', 'org_id', 'user_id', 'api_key_id', 'model_id']) }}",
             "{{ usage_delta_rows_affected() }}",
+            "{{ usage_hourly_org_sums_rebuild() }}",
         ],
     )
 }}

@@ -10,8 +10,10 @@
 -- recomputed from all events. Incremental (`tally rollup`): only the pairs the run's change set
 -- touches (the rollups' own change set: new events and voids, re-priced events, events of
 -- organizations whose time zone changed). Their raw side is brought up to date with that change
--- set's signed contributions, their rollup side summed again from the rollup tables, and their
--- status recomputed; the other rows stay as they were. On Spark (no DELETE on its parquet
+-- set's signed contributions, their rollup side summed again from the daily rollup and from the
+-- hourly rollup's sums per organization and hour (ops.rollup_hourly_org_sums, whose hours the
+-- run touched its merge summed again from the table), and their status recomputed; the other
+-- rows stay as they were. On Spark (no DELETE on its parquet
 -- tables) every run is a full build.
 -- depends_on: {{ ref('int_events_indexed') }}
 {{
@@ -184,32 +186,33 @@ daily as (
 
 hourly_by_hour as (
 
-    -- summed per organization and UTC hour first, in the grain index's order (no sort), so
-    -- that the conversion to local dates and the second sum below handle a few rows per hour
-    -- instead of one per user, API key and model
-    select
-        hourly.org_id,
-        hourly.usage_hour,
-        {%- for measure in measures %}
-        sum(hourly.{{ measure.name }}) as {{ measure.name }},
-        {%- endfor %}
-        count(hourly.cost_usd) as priced_row_count,
-        count(*) as row_count,
-        sum(hourly.cost_usd) as cost_usd
-    from {{ ref('fct_usage_hourly') }} as hourly
+    -- summed per organization and UTC hour first, so that the conversion to local dates and
+    -- the second sum below handle a few rows per hour instead of one per user, API key and model
     {%- if is_incremental() %}
-    -- the hours of the touched organizations between the first and the last touched date (a
-    -- local date's hours start between 14 h before and 12 h after its UTC date), in one pass:
-    -- the join on keys below keeps the touched dates. A probe per key would read the grain
-    -- index's whole range once per key, its organization not being a leading column.
+    -- Incremental: those sums as the hourly rollup keeps them (usage_hourly_org_sums.sql), its
+    -- merge having summed the hours the run touched again from the table; for the touched
+    -- organizations between the first and the last touched date (a local date's hours start
+    -- between 14 h before and 12 h after its UTC date): the join on keys below keeps the
+    -- touched dates.
+    select
+        sums.org_id,
+        sums.usage_hour,
+        {%- for measure in measures %}
+        sums.{{ measure.name }},
+        {%- endfor %}
+        sums.priced_row_count,
+        sums.row_count,
+        sums.cost_usd
+    from {{ usage_hourly_org_sums_relation() }} as sums
     where
-        hourly.usage_hour >= (select cast(min(keys.usage_date) as timestamp) at time zone 'UTC'
-                              from keys) - interval '1 day'
-        and hourly.usage_hour < (select cast(max(keys.usage_date) as timestamp) at time zone 'UTC'
-                                 from keys) + interval '2 days'
-        and hourly.org_id = any(array(select distinct keys.org_id from keys))
+        sums.usage_hour >= (select cast(min(keys.usage_date) as timestamp) at time zone 'UTC'
+                            from keys) - interval '1 day'
+        and sums.usage_hour < (select cast(max(keys.usage_date) as timestamp) at time zone 'UTC'
+                               from keys) + interval '2 days'
+        and sums.org_id = any(array(select distinct keys.org_id from keys))
+    {%- else %}
+    {{ usage_hourly_org_sums_select(ref('fct_usage_hourly')) | indent(4) }}
     {%- endif %}
-    group by 1, 2
 
 ),
 
