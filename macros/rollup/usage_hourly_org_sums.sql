@@ -63,6 +63,7 @@
     create table {{ sums }} as
     {{ usage_hourly_org_sums_select(this) }};
     alter table {{ sums }} add primary key (org_id, usage_hour);
+    analyze {{ sums }};
     {%- else %}
     select 1
     {%- endif %}
