@@ -130,11 +130,16 @@ def run_rollup(target: str, full_refresh: bool = False) -> RollupSummary:
             rollup_inputs.record_built(lock_conn, code, parsed, latest, _test_statuses(result))
             rollup_inputs.record_run(lock_conn, run_inputs, started_at)
             if full_refresh:
-                _vacuum(lock_conn, _incremental_relations(result))
+                _vacuum(lock_conn, _rebuilt_relations(lock_conn, result))
     summary = _checked(result)
     summary.unchanged = unchanged
     summary.tests_passed_before = len(passed)
     return summary
+
+
+# fct_usage_hourly's sums per organization and hour, which its post-hook rebuilds on a full
+# refresh (macros/rollup/usage_hourly_org_sums.sql)
+HOURLY_ORG_SUMS = "ops.rollup_hourly_org_sums"
 
 
 def _incremental_relations(result) -> list[str]:
@@ -143,6 +148,13 @@ def _incremental_relations(result) -> list[str]:
         for node_result in _node_results(result)
         if _is_incremental_model(node_result.node)
     ]
+
+
+def _rebuilt_relations(conn, result) -> list[str]:
+    """What a full refresh rebuilt: the incremental models' tables, and the hourly rollup's sums
+    beside them."""
+    sums = conn.execute("select to_regclass(%s) is not null", [HOURLY_ORG_SUMS]).fetchone()[0]
+    return _incremental_relations(result) + ([HOURLY_ORG_SUMS] if sums else [])
 
 
 def _vacuum(conn, relations: list[str]) -> None:

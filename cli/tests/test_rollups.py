@@ -284,11 +284,14 @@ def test_tally_rollup_full_refresh_leaves_the_rebuilt_tables_vacuumed(pipeline):
     vacuumed = query(
         pipeline.url,
         "select relname from pg_stat_user_tables where last_vacuum is not null"
-        " and schemaname in ('analytics', 'intermediate') order by 1",
+        " and schemaname in ('analytics', 'intermediate', 'ops') order by 1",
     )
-    assert {"fct_usage_hourly", "int_events_indexed", "rpt_usage_reconciliation"} <= {
-        name for (name,) in vacuumed
-    }
+    assert {
+        "fct_usage_hourly",
+        "int_events_indexed",
+        "rpt_usage_reconciliation",
+        "rollup_hourly_org_sums",
+    } <= {name for (name,) in vacuumed}
 
 
 def test_the_reconciliation_rechecks_what_the_run_touched_and_verify_rechecks_all(pipeline):
