@@ -7,7 +7,8 @@
    fixed costs included) beside the models' execution time (dbt's run_results.json; 0 when the
    rollup had nothing to build and ran no dbt): full refresh; nothing new; after 30,000 late
    events (copies of loaded events with new ids, event times spread over the last 30 days: the
-   same change at any history size); after 1 % late events, where that is not the same number;
+   same change at any history size), three times, the median being the figure; after 1 % late
+   events, where that is not the same number;
    after a price edit of one model (effective 10 days ago); after one organization's time-zone
    change; then `tally verify` (whole-table tests and reconciliation).
 3. Append one line per run to benchmarks/results/scale.jsonl (commit, UTC time, figures); at a
@@ -42,6 +43,9 @@ from tally_command import tally  # benchmarks/tally_command.py
 STEPS = ("full_refresh", "nothing_new", "late_30k", "late_1pct", "price_edit", "timezone_change")
 FLAT_STEPS = ("late_30k", "price_edit")
 SAME_CHANGE = 30_000
+# 30,000 late events rolled up this many times, each a new batch: the median is the figure (single
+# runs of the same code varied from 7.8 s to 10.2 s at 3 M, the full refresh's from 80 s to 89 s)
+SAME_CHANGE_RUNS = 3
 EVENTS_PER_DAY = 100_000
 
 
@@ -125,6 +129,7 @@ def main() -> None:
     print(f"state folder {home}; {options.events:,} events", flush=True)
     wall: dict[str, float] = {}
     models: dict[str, float] = {}
+    same_change_runs: list[tuple[float, float]] = []
     try:
         tally(
             "generate",
@@ -159,14 +164,22 @@ def main() -> None:
             "late_30k": SAME_CHANGE,
             "late_1pct": int(loaded.num_rows * options.late_share),
         }
-        for seed, (name, count) in enumerate(late_counts.items(), start=12):
-            if name == "late_1pct" and abs(count - SAME_CHANGE) < 0.01 * SAME_CHANGE:
-                wall[name], models[name] = wall["late_30k"], models["late_30k"]  # the same step
-                continue
-            late_file = changes / f"events_{name}.csv"
-            write_late_copies(loaded, late_file, count, seed, name)
+
+        def late_step(name: str, count: int, seed: int, events: pa.Table) -> None:
+            late_file = changes / f"events_{name}_{seed}.csv"
+            write_late_copies(events, late_file, count, seed, f"{name}_{seed}")
             tally("load", str(late_file))
             step(name, "rollup")
+
+        for seed in range(12, 12 + SAME_CHANGE_RUNS):
+            late_step("late_30k", SAME_CHANGE, seed, loaded)
+            same_change_runs.append((wall["late_30k"], models["late_30k"]))
+        wall["late_30k"], models["late_30k"] = sorted(same_change_runs)[SAME_CHANGE_RUNS // 2]
+        print(f"{'late_30k, median':18} {wall['late_30k']:7.1f} s wall", flush=True)
+        if abs(late_counts["late_1pct"] - SAME_CHANGE) < 0.01 * SAME_CHANGE:
+            wall["late_1pct"], models["late_1pct"] = wall["late_30k"], models["late_30k"]
+        else:
+            late_step("late_1pct", late_counts["late_1pct"], 12 + SAME_CHANGE_RUNS, loaded)
         del loaded
         edited = edit_a_price(project)
         step("price_edit", "rollup")
@@ -195,6 +208,7 @@ def main() -> None:
             "events": options.events,
             "wall_seconds": {step: round(wall[step], 1) for step in (*STEPS, "verify")},
             "model_seconds": {step: round(models[step], 1) for step in STEPS},
+            "late_30k_runs_wall_seconds": [round(run, 1) for run, _ in same_change_runs],
         },
         measured_commit=measured,
     )
