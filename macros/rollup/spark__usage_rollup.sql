@@ -1,4 +1,4 @@
-{% macro spark__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions) -%}
+{% macro spark__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions, also_buckets) -%}
     {#-
         The usage rollups on Spark, whose parquet tables have no MERGE: every row of a time
         bucket is recomputed from the events, and the buckets an incremental run recomputes
@@ -14,6 +14,9 @@
         same buckets. events_indexed, PostgreSQL's lookup of events by model and by
         organization, is not read: a bucket's events are found by its partitions.
     -#}
+    {%- if also_buckets -%}
+        {{ exceptions.raise_compiler_error("usage_rollup's also_buckets serve PostgreSQL's incremental reconciliation: Spark rebuilds it in full") }}
+    {%- endif -%}
     {%- set touched = none -%}
     {%- if incremental and execute -%}
         {%- set touched = spark__usage_touched_buckets(bucket, run_id, events, voids, load_batches, prices, organization_timezones) -%}

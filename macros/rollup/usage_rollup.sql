@@ -1,8 +1,8 @@
-{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones=none, dimensions=['org_id', 'user_id', 'api_key_id', 'model_id']) -%}
-    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions)) }}
+{% macro usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones=none, dimensions=['org_id', 'user_id', 'api_key_id', 'model_id'], also_buckets=none) -%}
+    {{ return(adapter.dispatch('usage_rollup', 'tally')(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions, also_buckets)) }}
 {%- endmacro %}
 
-{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions) -%}
+{% macro postgres__usage_rollup(bucket_column, bucket, incremental, run_id, events, voids, load_batches, prices, events_indexed, organization_timezones, dimensions, also_buckets) -%}
     {#-
         The query of the usage rollups (fct_usage_hourly, fct_usage_daily_v*,
         fct_usage_daily_by_model): one row per (bucket, dimensions...) of every non-voided event
@@ -19,12 +19,17 @@
         bucket: 'utc_hour', 'utc_date', 'local_date' or 'local_date_of_utc_hour' (the local
         date of the UTC hour's start, the reconciliation's basis for the hourly rollup); the last
         two need organization_timezones.
+        also_buckets: {column: bucket} of more buckets, each grouped by as a dimension of its
+        own, so that one pass over the change set serves several bases (the reconciliation's).
         incremental, run_id: the model's is_incremental() and invocation_id, passed in so that
         unit tests can override them.
         Relations are referenced where they are used, not through import CTEs: PostgreSQL
         materialises a CTE used twice, which would read all events on every run.
     -#}
-    {%- set by_local_date = bucket in ('local_date', 'local_date_of_utc_hour') -%}
+    {%- set also_buckets = also_buckets or {} -%}
+    {%- set buckets = [bucket] + (also_buckets.values() | list) -%}
+    {%- set by_local_date = 'local_date' in buckets or 'local_date_of_utc_hour' in buckets -%}
+    {%- set dimensions = dimensions + (also_buckets.keys() | list) -%}
     {#- the table's name keys its state; a unit test's `this` is nameless, so its name comes
         from the tested node's id (model.tally.fct_usage_daily.v2 -> fct_usage_daily_v2) -#}
     {%- set tested_node = model.get('tested_node_unique_id') or '' -%}
@@ -193,6 +198,9 @@ contributions as (
     select
         {{ side.sign }} as sign,
         {{ usage_bucket(bucket, 'tracked_events.event_at', 'timezones.timezone') }} as bucket,
+        {%- for column, also_bucket in also_buckets.items() %}
+        {{ usage_bucket(also_bucket, 'tracked_events.event_at', 'timezones.timezone') }} as {{ column }},
+        {%- endfor %}
         tracked_events.*,
         {{ usage_cost('tracked_events', 'prices') }} as cost_usd
     from tracked_events

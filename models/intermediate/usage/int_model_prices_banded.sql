@@ -5,6 +5,18 @@
 -- latest effective_from <= event_time; of those, the greatest min_input_tokens <= input_tokens
 -- prices the whole event. A period starts wherever any threshold's row of the model and tier
 -- starts, so each event matches at most one band (none: the event is unpriced).
+--
+-- A table, indexed as usage_price_matches joins it, not a view: every rollup joins each event of
+-- its change set to it, and PostgreSQL, expecting few events, evaluated a view's window
+-- functions again for each of them (2 s of each rollup of 30,000 late events at 3 M, once
+-- raw.events had statistics). Rebuilt only when the prices change (cli/tally/rollup_inputs.py).
+{{
+    config(
+        materialized='table',
+        post_hook=["{{ usage_lookup_index('match', ['model_id', 'service_tier', 'effective_from']) }}"],
+    )
+}}
+
 with
 
 model_prices as (

@@ -49,31 +49,38 @@ timezones as (
 
 ),
 {%- if is_incremental() %}
-{%- for basis, bucket in [('event_date', 'local_date'), ('hour_date', 'local_date_of_utc_hour')] %}
+
+raw_deltas as (
+
+    -- the change set's signed contributions per organization, local date of the event
+    -- (usage_date) and local date of its UTC hour (hour_usage_date): one pass for both bases
+    {{ usage_rollup(
+        bucket_column='usage_date',
+        bucket='local_date',
+        incremental=true,
+        run_id=invocation_id,
+        events=ref('stg_platform__events'),
+        voids=ref('stg_platform__voids'),
+        load_batches=ref('stg_platform__load_batches'),
+        prices=ref('int_model_prices_banded'),
+        events_indexed=ref('int_events_indexed'),
+        organization_timezones=ref('int_organizations_versioned'),
+        dimensions=['org_id'],
+        also_buckets={'hour_usage_date': 'local_date_of_utc_hour'},
+    ) | indent(4) }}
+
+),
+{%- for basis, date_column in [('event_date', 'usage_date'), ('hour_date', 'hour_usage_date')] %}
 
 raw_{{ basis }}_deltas as (
 
     select
         org_id,
-        usage_date,
+        {{ date_column }} as usage_date,
         {%- for measure in measures %}
         sum({{ measure.name }}) as {{ measure.name }}{{ ',' if not loop.last }}
         {%- endfor %}
-    from (
-        {{ usage_rollup(
-            bucket_column='usage_date',
-            bucket=bucket,
-            incremental=true,
-            run_id=invocation_id,
-            events=ref('stg_platform__events'),
-            voids=ref('stg_platform__voids'),
-            load_batches=ref('stg_platform__load_batches'),
-            prices=ref('int_model_prices_banded'),
-            events_indexed=ref('int_events_indexed'),
-            organization_timezones=ref('int_organizations_versioned'),
-            dimensions=['org_id'],
-        ) | indent(8) }}
-    ) as deltas
+    from raw_deltas
     group by 1, 2
 
 ),
