@@ -17,10 +17,9 @@ clock's recorded next change has come. A full refresh builds everything.
 
 So is a data test whose relations hold the same rows as when it last passed: each relation it
 reads is such a node, or a view or raw table, whose rows are made of the same code and the same
-raw tables' batches (a view's rows change with them too). A test of an incremental model, of
+raw tables' batches (a view's rows change with them too). A test of an incremental model or of
 the ledger of batches runs every time, and so does a test of what reads the clock once the
-clock has moved; so does a test that did not pass (a warning is shown again until it is
-mended).
+clock has moved, and a test that did not pass (a warning is shown again until it is mended).
 
 dbt writes its manifest.json (and the graph) twice per build, after parsing and at the end, whole
 seconds of a small rollup. A rollup asks for it only when the manifest on disk was not written by

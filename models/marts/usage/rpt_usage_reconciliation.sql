@@ -11,10 +11,10 @@
 -- touches (the rollups' own change set: new events and voids, re-priced events, events of
 -- organizations whose time zone changed). Their raw side is brought up to date with that change
 -- set's signed contributions, their rollup side summed again from the daily rollup and from the
--- hourly rollup's sums per organization and hour (ops.rollup_hourly_org_sums, whose hours the
--- run touched its merge summed again from the table), and their status recomputed; the other
--- rows stay as they were. On Spark (no DELETE on its parquet
--- tables) every run is a full build.
+-- hourly rollup's sums per organization and hour (ops.rollup_hourly_org_sums: the hourly
+-- rollup's merge sums the hours it touched again from the table), and their status recomputed;
+-- the other rows stay as they were. On Spark (no DELETE on its parquet tables) every run is a
+-- full build.
 -- depends_on: {{ ref('int_events_indexed') }}
 {{
     config(
