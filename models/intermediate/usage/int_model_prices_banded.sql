@@ -7,9 +7,9 @@
 -- starts, so each event matches at most one band (none: the event is unpriced).
 --
 -- A table, indexed as usage_price_matches joins it, not a view: every rollup joins each event of
--- its change set to it, and PostgreSQL, expecting few events, evaluated a view's window
--- functions again for each of them (2 s of each rollup of 30,000 late events at 3 M, once
--- raw.events had statistics). Rebuilt only when the prices change (cli/tally/rollup_inputs.py).
+-- its change set to it, and PostgreSQL, expecting one event where 30,000 came, evaluated a view's
+-- window functions again for each of them (2 s of each rollup at 3 M events, with some of
+-- raw.events' statistics). Rebuilt only when the prices change (cli/tally/rollup_inputs.py).
 {{
     config(
         materialized='table',
