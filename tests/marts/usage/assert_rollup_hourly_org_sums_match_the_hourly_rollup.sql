@@ -3,8 +3,6 @@
 -- UTC hour, with no pair on one side only. Reads both in full: `tally verify` and a plain `dbt
 -- build` run it, not `tally rollup`. PostgreSQL only, as the sums.
 {{ config(tags=['whole_table'], enabled=target.type != 'spark') }}
-{%- set columns = usage_measures() | map(attribute='name') | list
-    + ['priced_row_count', 'row_count', 'cost_usd'] %}
 
 with
 
@@ -29,11 +27,11 @@ final as (
         summed.request_count as summed_request_count
     from kept
     full outer join summed
-        on kept.usage_hour = summed.usage_hour and kept.org_id = summed.org_id
-    where
-        {%- for column in columns %}
-        kept.{{ column }} is distinct from summed.{{ column }}{{ ' or' if not loop.last }}
-        {%- endfor %}
+        on
+            kept.usage_hour = summed.usage_hour
+            and kept.org_id = summed.org_id
+    -- the whole rows, every measure included (the table was created from the same select)
+    where kept is distinct from summed
 
 )
 
