@@ -165,7 +165,7 @@ def _reads_clock(node: dict) -> bool:
     return "current_timestamp" in node.get("raw_code", "")
 
 
-def _skippable_nodes(manifest: dict, clock_moved: bool) -> dict[str, dict]:
+def _skippable_nodes(manifest: dict, clock_has_moved: bool) -> dict[str, dict]:
     """Seeds, snapshots, views and tables, by unique id, but those that read the clock once it
     has moved (incremental models always run: with nothing new they cost a lookup of their
     change set)."""
@@ -176,7 +176,7 @@ def _skippable_nodes(manifest: dict, clock_moved: bool) -> dict[str, dict]:
         if node["resource_type"] in ("seed", "snapshot", "model")
         and node["config"].get("materialized") in ("seed", "snapshot", "view", "table")
         and node.get("config", {}).get("enabled", True)
-        and not (clock_moved and _reads_clock(node))
+        and not (clock_has_moved and _reads_clock(node))
     }
 
 
@@ -216,12 +216,12 @@ def _fingerprint(code: str, kinds: list[str], latest: dict[str, str]) -> str:
 
 
 def fingerprints(
-    code: str, parsed: dict, latest: dict[str, str], clock_moved: bool = False
+    code: str, parsed: dict, latest: dict[str, str], clock_has_moved: bool = False
 ) -> dict[str, tuple]:
     """Every skippable node of the last parsed project (dbt's manifest): its name -> (its
     relation, its fingerprint). A node's input is the project's code and the hash key (as for the
     whole run) and the newest commit_seq of each raw table it reads. Empty without a manifest."""
-    skippable = _skippable_nodes(parsed, clock_moved)
+    skippable = _skippable_nodes(parsed, clock_has_moved)
     every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
     memo: dict[str, set[str]] = {}
     found = {}
@@ -238,11 +238,11 @@ _LEDGER = "load_batches"
 
 
 def test_fingerprints(
-    code: str, parsed: dict, latest: dict[str, str], clock_moved: bool = False
+    code: str, parsed: dict, latest: dict[str, str], clock_has_moved: bool = False
 ) -> dict[str, str | None]:
     """Every data test of the last parsed project: its name -> what the rows it reads are made
     of, or None when they may change with any run (see the module's docstring)."""
-    skippable = _skippable_nodes(parsed, clock_moved)
+    skippable = _skippable_nodes(parsed, clock_has_moved)
     every_node = {**parsed.get("nodes", {}), **parsed.get("sources", {})}
     kinds_memo: dict[str, set[str]] = {}
     settled_memo: dict[str, bool] = {}
@@ -275,7 +275,7 @@ def test_fingerprints(
         if node["resource_type"] != "test":
             continue
         parents = node["depends_on"]["nodes"]
-        if parents and all(map(settled, parents)) and not (clock_moved and _reads_clock(node)):
+        if parents and all(map(settled, parents)) and not (clock_has_moved and _reads_clock(node)):
             read = sorted(set().union(*map(kinds, parents)))
             found[node["name"]] = _fingerprint(code, read, latest)
         else:
