@@ -15,6 +15,13 @@
     )
 }}
 
+{%- set batches_as_literals = is_incremental() and execute and target.type == 'postgres'
+    and not model.get('tested_node_unique_id') %}
+{%- if batches_as_literals %}
+    {%- set new_batch_ids = usage_new_batch_ids(
+        this.identifier, ref('stg_platform__load_batches'), invocation_id) or ['null'] %}
+{%- endif %}
+
 with
 
 run_bounds as (
@@ -28,8 +35,8 @@ new_batches as (
     select batch_id
     from {{ ref('stg_platform__load_batches') }}
     where
-        commit_seq > (select applied_commit_seq from run_bounds)
-        and commit_seq <= (select upper_commit_seq from run_bounds)
+        commit_seq > (select run_bounds.applied_commit_seq from run_bounds)
+        and commit_seq <= (select run_bounds.upper_commit_seq from run_bounds)
 
 ),
 
@@ -43,11 +50,10 @@ final as (
     from {{ ref('stg_platform__events') }} as events
     where
         events.batch_id in (select new_batches.batch_id from new_batches)
-        {%- if is_incremental() and execute and target.type == 'postgres' and not model.get('tested_node_unique_id') %}
+    {% if batches_as_literals %}
         -- the same batches as literals: the BRIN index on batch_id reads their pages alone
-        and events.batch_id in ({{ (usage_new_batch_ids(
-            this.identifier, ref('stg_platform__load_batches'), invocation_id) or ['null']) | join(', ') }})
-        {%- endif %}
+        and events.batch_id in ({{ new_batch_ids | join(', ') }})
+    {% endif %}
 
 )
 

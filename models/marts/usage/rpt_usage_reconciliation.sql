@@ -1,3 +1,4 @@
+-- sqlfluff:indentation:template_blocks_indent:false
 -- Compares, per organization and local date, every summed measure of the raw events
 -- (deduplicated, not voided, priced on their own join) with what each rollup holds, and says
 -- whether they agree: counts, tokens and the token breakdowns (cache reads and writes,
@@ -159,6 +160,8 @@ counted_events as (
 
 raw_by_{{ basis }} as (
 
+    -- the local date and the measures render as expressions of many lines
+    -- noqa: disable=LT02
     select
         org_id,
         {{ usage_local_date(date_of, 'org_timezone') }} as usage_date,
@@ -166,6 +169,7 @@ raw_by_{{ basis }} as (
         sum({{ measure.per_event }}) as {{ measure.name }}
         {{- ',' if not loop.last }}
         {%- endfor %}
+    -- noqa: enable=LT02
     from counted_events
     group by 1, 2
 
@@ -276,8 +280,9 @@ compared as (
         {%- for measure in measures %}
         {%- for side, cte in [('raw', 'raw_by_event_date'), ('daily', 'daily'),
                               ('raw_hour_basis', 'raw_by_hour_date'), ('hourly', 'hourly')] %}
-        cast(coalesce({{ cte }}.{{ measure.name }}, 0) as {{ usage_measure_type(measure.data_type) }})
-            as {{ side }}_{{ measure.name }},
+        cast(
+            coalesce({{ cte }}.{{ measure.name }}, 0) as {{ usage_measure_type(measure.data_type) }}
+        ) as {{ side }}_{{ measure.name }},
         {%- endfor %}
         {%- endfor %}
         case when daily.org_id is null then 0 else daily.cost_usd end as daily_cost_usd,
@@ -304,10 +309,12 @@ final as (
         {{ side }}_{{ measure.name }},
         {%- endfor %}
         {%- endfor %}
-        {{ usage_row_cost_usd('raw_priced_cost_usd', 'raw_unpriced_request_count') }} as raw_cost_usd,
+        {{ usage_row_cost_usd('raw_priced_cost_usd', 'raw_unpriced_request_count') }}
+            as raw_cost_usd,
         daily_cost_usd,
-        {{ usage_row_cost_usd('raw_hour_basis_priced_cost_usd', 'raw_hour_basis_unpriced_request_count') }}
-            as raw_hour_basis_cost_usd,
+        {{ usage_row_cost_usd(
+            'raw_hour_basis_priced_cost_usd', 'raw_hour_basis_unpriced_request_count'
+        ) }} as raw_hour_basis_cost_usd,
         hourly_cost_usd,
         case
             when
@@ -316,10 +323,16 @@ final as (
                 and raw_hour_basis_{{ measure.name }} = hourly_{{ measure.name }}
                 and
                 {%- endfor %}
-                {{ usage_row_cost_usd('raw_priced_cost_usd', 'raw_unpriced_request_count') }}
-                is not distinct from daily_cost_usd
-                and {{ usage_row_cost_usd('raw_hour_basis_priced_cost_usd', 'raw_hour_basis_unpriced_request_count') }}
-                is not distinct from hourly_cost_usd
+                (
+                    {{ usage_row_cost_usd('raw_priced_cost_usd', 'raw_unpriced_request_count') }}
+                    is not distinct from daily_cost_usd
+                )
+                and (
+                    {{ usage_row_cost_usd(
+                        'raw_hour_basis_priced_cost_usd', 'raw_hour_basis_unpriced_request_count'
+                    ) }}
+                    is not distinct from hourly_cost_usd
+                )
                 then 'ok'
             else 'mismatch'
         end as status,

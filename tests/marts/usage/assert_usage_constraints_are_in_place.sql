@@ -14,16 +14,16 @@ rollups as (
         5 as grain_columns
     union all
     select
-        cast('{{ ref("fct_usage_daily", v=1) }}' as regclass),
-        5
+        cast('{{ ref("fct_usage_daily", v=1) }}' as regclass) as table_oid,
+        5 as grain_columns
     union all
     select
-        cast('{{ ref("fct_usage_daily", v=2) }}' as regclass),
-        5
+        cast('{{ ref("fct_usage_daily", v=2) }}' as regclass) as table_oid,
+        5 as grain_columns
     union all
     select
-        cast('{{ ref("fct_usage_daily_by_model") }}' as regclass),
-        3
+        cast('{{ ref("fct_usage_daily_by_model") }}' as regclass) as table_oid,
+        3 as grain_columns
 
 ),
 
@@ -36,12 +36,12 @@ uniquely_indexed as (
     from rollups
     union all
     select
-        cast('{{ ref("int_events_indexed") }}' as regclass),
-        1
+        cast('{{ ref("int_events_indexed") }}' as regclass) as table_oid,
+        1 as grain_columns
     union all
     select
-        cast('{{ ref("rpt_usage_reconciliation") }}' as regclass),
-        2
+        cast('{{ ref("rpt_usage_reconciliation") }}' as regclass) as table_oid,
+        2 as grain_columns
 
 ),
 
@@ -49,9 +49,9 @@ raw_keyed as (
 
     select cast('{{ source("platform", "events") }}' as regclass) as table_oid
     union all
-    select cast('{{ source("platform", "voids") }}' as regclass)
+    select cast('{{ source("platform", "voids") }}' as regclass) as table_oid
     union all
-    select cast('{{ source("platform", "load_batches") }}' as regclass)
+    select cast('{{ source("platform", "load_batches") }}' as regclass) as table_oid
 
 ),
 
@@ -70,105 +70,115 @@ missing as (
 
     select
         uniquely_indexed.table_oid,
-        'unique grain index' as rule
+        'unique grain index' as missing_rule
     from uniquely_indexed
-    where not exists (
-        select
-        from pg_catalog.pg_index as indexes
-        where
-            indexes.indrelid = uniquely_indexed.table_oid
-            and indexes.indisunique
-            and indexes.indisvalid
-            and indexes.indnkeyatts = uniquely_indexed.grain_columns
-    )
-
-    union all
-
-    select
-        rollups.table_oid,
-        'check constraints (counts, tokens, cost)' as rule
-    from rollups
-    where (
-        select count(*)
-        from pg_catalog.pg_constraint as constraints
-        where
-            constraints.conrelid = rollups.table_oid
-            and constraints.contype = 'c'
-            and constraints.convalidated
-    ) < 2
-
-    union all
-
-    select
-        rollups.table_oid,
-        'not null ' || columns.attname as rule
-    from rollups
-    inner join pg_catalog.pg_attribute as columns
-        on columns.attrelid = rollups.table_oid
     where
-        columns.attnum > 0
-        and not columns.attisdropped
-        and not columns.attnotnull
-        and columns.attname not in ('user_id', 'api_key_id', 'cost_usd')
+        not exists (
+            select
+            from pg_catalog.pg_index as index_entries
+            where
+                index_entries.indrelid = uniquely_indexed.table_oid
+                and index_entries.indisunique
+                and index_entries.indisvalid
+                and index_entries.indnkeyatts = uniquely_indexed.grain_columns
+        )
+
+    union all
+
+    select
+        rollups.table_oid,
+        'check constraints (counts, tokens, cost)' as missing_rule
+    from rollups
+    where
+        (
+            select count(*) as validated_checks
+            from pg_catalog.pg_constraint as table_constraints
+            where
+                table_constraints.conrelid = rollups.table_oid
+                and table_constraints.contype = 'c'
+                and table_constraints.convalidated
+        ) < 2
+
+    union all
+
+    select
+        rollups.table_oid,
+        'not null ' || table_columns.attname as missing_rule
+    from rollups
+    inner join pg_catalog.pg_attribute as table_columns
+        on rollups.table_oid = table_columns.attrelid
+    where
+        table_columns.attnum > 0
+        and not table_columns.attisdropped
+        and not table_columns.attnotnull
+        and table_columns.attname not in ('user_id', 'api_key_id', 'cost_usd')
 
     union all
 
     select
         raw_keyed.table_oid,
-        'primary key' as rule
+        'primary key' as missing_rule
     from raw_keyed
-    where not exists (
-        select
-        from pg_catalog.pg_constraint as constraints
-        where constraints.conrelid = raw_keyed.table_oid and constraints.contype = 'p'
-    )
+    where
+        not exists (
+            select
+            from pg_catalog.pg_constraint as table_constraints
+            where
+                table_constraints.conrelid = raw_keyed.table_oid
+                and table_constraints.contype = 'p'
+        )
 
     union all
 
     select
         raw_events_not_null.table_oid,
-        'not null ' || raw_events_not_null.column_name as rule
+        'not null ' || raw_events_not_null.column_name as missing_rule
     from raw_events_not_null
-    where not exists (
-        select
-        from pg_catalog.pg_attribute as columns
-        where
-            columns.attrelid = raw_events_not_null.table_oid
-            and columns.attname = raw_events_not_null.column_name
-            and columns.attnotnull
-    )
+    where
+        not exists (
+            select
+            from pg_catalog.pg_attribute as table_columns
+            where
+                table_columns.attrelid = raw_events_not_null.table_oid
+                and table_columns.attname = raw_events_not_null.column_name
+                and table_columns.attnotnull
+        )
 
     union all
 
     select
         cast('{{ source("platform", "events") }}' as regclass) as table_oid,
-        'check constraint events_values_check' as rule
-    where not exists (
-        select
-        from pg_catalog.pg_constraint as constraints
-        where
-            constraints.conrelid = cast('{{ source("platform", "events") }}' as regclass)
-            and constraints.conname = 'events_values_check'
-            and constraints.convalidated
-    )
+        'check constraint events_values_check' as missing_rule
+    where
+        not exists (
+            select
+            from pg_catalog.pg_constraint as table_constraints
+            where
+                table_constraints.conrelid = cast('{{ source("platform", "events") }}' as regclass)
+                and table_constraints.conname = 'events_values_check'
+                and table_constraints.convalidated
+        )
 
     union all
 
     select
         cast('{{ source("platform", "load_batches") }}' as regclass) as table_oid,
-        'unique commit_seq' as rule
-    where not exists (
-        select
-        from pg_catalog.pg_constraint as constraints
-        where
-            constraints.conrelid = cast('{{ source("platform", "load_batches") }}' as regclass)
-            and constraints.contype = 'u'
-            and pg_catalog.pg_get_constraintdef(constraints.oid) = 'UNIQUE (commit_seq)'
-    )
+        'unique commit_seq' as missing_rule
+    where
+        not exists (
+            select
+            from pg_catalog.pg_constraint as table_constraints
+            where
+                table_constraints.conrelid
+                = cast('{{ source("platform", "load_batches") }}' as regclass)
+                and table_constraints.contype = 'u'
+                and pg_catalog.pg_get_constraintdef(table_constraints.oid)
+                = 'UNIQUE (commit_seq)'
+        )
 
 )
 
 select
     cast(table_oid as text) as table_name,
-    rule
+    missing_rule
 from missing
