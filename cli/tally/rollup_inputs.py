@@ -112,19 +112,14 @@ def run_fingerprint(conn: psycopg.Connection, inputs: str) -> str:
 def nothing_to_build(conn: psycopg.Connection, inputs: str) -> datetime | None:
     """When the last successful rollup read exactly these inputs, its relations are all there and
     no clock-dependent row has changed since: when that rollup was recorded. Else None."""
-    recorded = {
-        name: (fingerprint, at)
-        for name, fingerprint, at in conn.execute(
-            "select node_name, fingerprint, recorded_at from ops.rollup_inputs"
-            " where node_name in (%s, %s)",
-            [RUN, NEXT_CLOCK_CHANGE],
-        )
-    }
-    if RUN not in recorded or recorded[RUN][0] != run_fingerprint(conn, inputs):
+    recorded = conn.execute(
+        "select fingerprint, recorded_at from ops.rollup_inputs where node_name = %s", [RUN]
+    ).fetchone()
+    if recorded is None or recorded[0] != run_fingerprint(conn, inputs):
         return None
     if clock_moved(conn):
         return None
-    return recorded[RUN][1]
+    return recorded[1]
 
 
 def clock(conn: psycopg.Connection) -> datetime:
